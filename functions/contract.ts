@@ -1,0 +1,262 @@
+/**
+ * The single source of truth shared by the functions, the stacks, the local stage and the smoke
+ * tools. Every fact here is stated once; everything else imports it.
+ */
+
+export const PROJECT = "websocket-stages";
+
+/** Stages deployed to AWS, in promotion order. */
+export const DEPLOYED_STAGES = ["dev", "staging", "prod"] as const;
+export type DeployedStage = (typeof DEPLOYED_STAGES)[number];
+
+/** The stage that runs on one machine with no AWS account (`npm start`). */
+export const LOCAL_STAGE = "local";
+export type LocalStage = typeof LOCAL_STAGE;
+
+export const STAGES = [LOCAL_STAGE, ...DEPLOYED_STAGES] as const;
+export type Stage = (typeof STAGES)[number];
+
+export function isStage(value: string): value is Stage {
+  return (STAGES as readonly string[]).includes(value);
+}
+
+export function isDeployedStage(value: string): value is DeployedStage {
+  return (DEPLOYED_STAGES as readonly string[]).includes(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+/** API Gateway evaluates this against every inbound frame to pick a route. */
+export const ROUTE_SELECTION_EXPRESSION = "$request.body.action";
+
+/** The JSON path that ROUTE_SELECTION_EXPRESSION reads, for emulators of it. */
+export const ROUTE_SELECTION_FIELD = "action";
+
+export const ROUTE_KEYS = {
+  connect: "$connect",
+  disconnect: "$disconnect",
+  broadcast: "broadcast",
+  sendmessage: "sendmessage",
+  default: "$default",
+} as const;
+export type RouteKey = (typeof ROUTE_KEYS)[keyof typeof ROUTE_KEYS];
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+/** Environment variables the functions read; the stack and the local stage set them. */
+export const ENV = {
+  /** Bucket holding one object per open connection. */
+  connectionsBucket: "CONNECTIONS_BUCKET",
+  /** Key prefix of those objects, ending in "/". */
+  connectionsPrefix: "CONNECTIONS_PREFIX",
+  /**
+   * Base URL of the API Gateway Management API including the stage path, e.g.
+   * https://{api-id}.execute-api.{region}.amazonaws.com/{stage}. Set from configuration rather
+   * than derived from the event, so it stays right behind a custom domain.
+   */
+  managementEndpoint: "MANAGEMENT_ENDPOINT",
+  /** Powertools logger settings. */
+  serviceName: "POWERTOOLS_SERVICE_NAME",
+  logLevel: "POWERTOOLS_LOG_LEVEL",
+} as const;
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+// ---------------------------------------------------------------------------------------------
+// Functions: which function serves which route or topic, what it reads, what it may call
+
+export type FunctionName = "connect" | "disconnect" | "message" | "subscriber";
+
+/** IAM actions, each with the resource it applies to (resolved by the stack). */
+export type Permission =
+  | { action: "s3:PutObject"; resource: "registry-objects" }
+  | { action: "s3:DeleteObject"; resource: "registry-objects" }
+  | { action: "s3:ListBucket"; resource: "registry-bucket" }
+  | { action: "execute-api:ManageConnections"; resource: "connections" };
+export type IamAction = Permission["action"];
+
+export interface FunctionSpec {
+  readonly description: string;
+  /** Route keys this function integrates with (empty for the SNS subscriber). */
+  readonly routeKeys: readonly RouteKey[];
+  /** True for the function subscribed to the stage's SNS topic. */
+  readonly topicSubscriber: boolean;
+  /** Environment variables it reads at cold start. */
+  readonly env: readonly EnvName[];
+  /** Exactly the AWS actions its code calls: roles grant these and nothing more. */
+  readonly permissions: readonly Permission[];
+}
+
+const REGISTRY_ENV = [ENV.connectionsBucket, ENV.connectionsPrefix] as const;
+const FANOUT_PERMISSIONS: readonly Permission[] = [
+  { action: "s3:ListBucket", resource: "registry-bucket" },
+  { action: "s3:DeleteObject", resource: "registry-objects" },
+  { action: "execute-api:ManageConnections", resource: "connections" },
+];
+
+export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
+  connect: {
+    description: "Registers a new connection in the registry ($connect).",
+    routeKeys: [ROUTE_KEYS.connect],
+    topicSubscriber: false,
+    env: REGISTRY_ENV,
+    permissions: [{ action: "s3:PutObject", resource: "registry-objects" }],
+  },
+  disconnect: {
+    description: "Removes a closed connection from the registry ($disconnect).",
+    routeKeys: [ROUTE_KEYS.disconnect],
+    topicSubscriber: false,
+    env: REGISTRY_ENV,
+    permissions: [{ action: "s3:DeleteObject", resource: "registry-objects" }],
+  },
+  message: {
+    description: "Handles client frames: broadcast, sendmessage and everything else ($default).",
+    routeKeys: [ROUTE_KEYS.broadcast, ROUTE_KEYS.sendmessage, ROUTE_KEYS.default],
+    topicSubscriber: false,
+    env: [...REGISTRY_ENV, ENV.managementEndpoint],
+    permissions: FANOUT_PERMISSIONS,
+  },
+  subscriber: {
+    description: "Fans every message published to the stage's SNS topic out to all connections.",
+    routeKeys: [],
+    topicSubscriber: true,
+    env: [...REGISTRY_ENV, ENV.managementEndpoint],
+    permissions: FANOUT_PERMISSIONS,
+  },
+};
+
+export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
+
+/** The function integrated with a route key. */
+export function functionForRoute(routeKey: RouteKey): FunctionName {
+  const name = FUNCTION_NAMES.find((fn) => FUNCTIONS[fn].routeKeys.includes(routeKey));
+  if (name === undefined) throw new Error(`No function serves route ${routeKey}`);
+  return name;
+}
+
+/** Every route key some function serves, in declaration order. */
+export const SERVED_ROUTE_KEYS: readonly RouteKey[] = FUNCTION_NAMES.flatMap(
+  (fn) => FUNCTIONS[fn].routeKeys,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Registry
+
+/** Default key prefix for connection objects; each key is prefix + base64url(connection id). */
+export const CONNECTIONS_PREFIX = "connections/";
+
+// ---------------------------------------------------------------------------------------------
+// Limits (AWS quotas and the app's own bounds)
+
+export const LIMITS = {
+  /** API Gateway WebSocket message payload. Over it the gateway closes with 1009. */
+  messageBytes: 128 * 1024,
+  /** API Gateway WebSocket frame; bigger messages arrive in several frames. */
+  frameBytes: 32 * 1024,
+  /** SNS message size: larger than any WebSocket message can be. */
+  snsMessageBytes: 256 * 1024,
+  /** API Gateway closes a connection idle this long (1001 "Going away"). */
+  idleTimeoutMs: 10 * 60 * 1000,
+  /** API Gateway closes any connection after this long. */
+  maxConnectionMs: 2 * 60 * 60 * 1000,
+  /** ListObjectsV2 page size and DeleteObjects batch size. */
+  s3PageSize: 1000,
+  /** Concurrent PostToConnection calls per invocation. */
+  deliveryConcurrency: 64,
+  /** Attempts per PostToConnection, throttling (429) included. */
+  deliveryMaxAttempts: 4,
+  /** The longest an API Gateway integration may run. */
+  integrationTimeoutMs: 29_000,
+} as const;
+
+/** WebSocket close codes the gateway uses. */
+export const CLOSE_CODES = {
+  goingAway: 1001,
+  messageTooBig: 1009,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Artifacts: what `npm run bundle` produces and what the stacks and the local stage consume
+
+export const ARTIFACTS = {
+  /** Folder of the bundles, relative to the repository root. */
+  dir: "dist",
+  /** Each function's bundle is dist/<function>/<bundleFile>. */
+  bundleFile: "index.mjs",
+  /** Each function's zip is dist/<function>.zip. */
+  zipExtension: ".zip",
+  /** dist/manifest.json: see BundleManifest. */
+  manifestFile: "manifest.json",
+  /** Lambda handler setting for bundleFile's export `handler`. */
+  handler: "index.handler",
+  runtime: "nodejs22.x",
+  architecture: "arm64",
+} as const;
+
+export interface BundleManifest {
+  readonly functions: Readonly<
+    Record<FunctionName, { readonly zip: string; readonly sha256: string; readonly bytes: number }>
+  >;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage outputs: what `npm run outputs -- <stage> --json` prints for every stage
+
+export interface StageOutputs {
+  readonly stage: Stage;
+  readonly region: string;
+  /** wss://… (or ws:// locally) including the stage path. */
+  readonly websocketUrl: string;
+  /** https://… (or http:// locally) including the stage path. */
+  readonly managementEndpoint: string;
+  readonly topicArn: string;
+  readonly connectionsBucket: string;
+  readonly connectionsPrefix: string;
+  /** Only for the local stage: where its S3 and SNS stand-ins listen. */
+  readonly endpoints?: { readonly s3: string; readonly sns: string };
+}
+
+/** Terraform output names of a deployed stack (the same keys as StageOutputs). */
+export const STACK_OUTPUTS = [
+  "region",
+  "websocketUrl",
+  "managementEndpoint",
+  "topicArn",
+  "connectionsBucket",
+  "connectionsPrefix",
+] as const satisfies readonly (keyof StageOutputs)[];
+
+/** Name of a stage's Terraform stack, and so of its folder under the synth output. */
+export function stackName(stage: DeployedStage): string {
+  return `${PROJECT}-${stage}`;
+}
+
+/** Folder (relative to the repository root) of the synthesized stacks. */
+export const SYNTH_DIR = "cdktf.out";
+
+/** A deployed stage's AWS resource names. */
+export function resourceNames(stage: Stage) {
+  const base = `${PROJECT}-${stage}`;
+  return {
+    api: base,
+    topic: base,
+    functionName: (fn: FunctionName) => `${base}-${fn}`,
+    functionLogGroup: (fn: FunctionName) => `/aws/lambda/${base}-${fn}`,
+    accessLogGroup: `/aws/apigateway/${base}`,
+  };
+}
+
+/**
+ * Folder (relative to the repository root, gitignored) for per-machine state: the running local
+ * stage's outputs and the outputs each deploy recorded. `WEBSOCKET_STAGES_STATE_DIR` overrides it,
+ * so tests can run a local stage without touching a developer's.
+ */
+export const STATE_DIR = ".state";
+export const STATE_DIR_ENV = "WEBSOCKET_STAGES_STATE_DIR";
+
+/** Fixed identity of the local stage. */
+export const LOCAL = {
+  region: "us-east-1",
+  accountId: "000000000000",
+} as const;

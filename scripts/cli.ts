@@ -1,0 +1,73 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { isStage, STAGES, type Stage } from "../functions/contract.js";
+import { ExpectedError } from "../smoke/errors.js";
+
+/** A command typed wrong: the message says what to type instead. Exit code 2. */
+export class UsageError extends ExpectedError {
+  override readonly name = "UsageError";
+  constructor(message: string) {
+    super(message, { exitCode: 2 });
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses argv with node's parseArgs, turning its errors into UsageErrors and handling --help.
+ * Returns undefined when help was printed.
+ */
+export function parseCommandLine<const T extends Options>(
+  argv: readonly string[],
+  config: { options: T; usage: string; allowPositionals?: boolean },
+) {
+  const options = { ...config.options, help: { type: "boolean", short: "h" } } as const;
+  const parse = () => parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${config.usage.trim()}`);
+  }
+  if ((parsed.values as { help?: boolean }).help === true) {
+    process.stdout.write(`${config.usage.trim()}\n`);
+    return undefined;
+  }
+  if (config.allowPositionals !== true && parsed.positionals.length > 0) {
+    throw new UsageError(`Unexpected argument ${parsed.positionals[0]}.\n\n${config.usage.trim()}`);
+  }
+  return parsed;
+}
+
+/** Reads a stage name argument, or says which names exist. */
+export function stageArgument(value: string | undefined, usage: string): Stage {
+  if (value === undefined)
+    throw new UsageError(`Name a stage: one of ${STAGES.join(", ")}.\n\n${usage.trim()}`);
+  if (!isStage(value)) {
+    throw new UsageError(
+      `Unknown stage "${value}": use one of ${STAGES.join(", ")}.\n\n${usage.trim()}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Runs a command's main function: expected failures print their message (no stack trace) and exit
+ * with their code; anything else is a bug and prints in full.
+ */
+export function runCommand(main: () => Promise<number | undefined>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code ?? 0;
+    },
+    (error: unknown) => {
+      if (error instanceof ExpectedError) {
+        process.stderr.write(`${error.message}\n`);
+        process.exitCode = error.exitCode;
+      } else {
+        process.stderr.write(`Unexpected failure (a bug; please report it):\n`);
+        console.error(error);
+        process.exitCode = 70;
+      }
+    },
+  );
+}
