@@ -1,0 +1,114 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  NotFoundException,
+  PublishBatchCommand,
+  PublishCommand,
+  SNSClient,
+} from "@aws-sdk/client-sns";
+import type { SNSEvent } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { snsListener } from "./sns.js";
+
+const topicArn = "arn:aws:sns:us-east-1:000000000000:websocket-stages-local";
+const silentTopicArn = "arn:aws:sns:us-east-1:000000000000:no-subscriber";
+let server: Server;
+let client: SNSClient;
+const delivered: SNSEvent[] = [];
+
+beforeAll(async () => {
+  const topics = new Map([
+    [topicArn, (event: SNSEvent) => delivered.push(event)],
+    [silentTopicArn, undefined],
+  ]);
+  server = createServer(snsListener(topics));
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  client = new SNSClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "any", secretAccessKey: "thing" },
+  });
+});
+
+beforeEach(() => {
+  delivered.length = 0;
+});
+
+afterAll(async () => {
+  client.destroy();
+  server.close();
+  await once(server, "close");
+});
+
+describe("local SNS with the real SNS client", () => {
+  it("delivers a published message to the subscriber as an SNS event", async () => {
+    const result = await client.send(
+      new PublishCommand({
+        TopicArn: topicArn,
+        Message: '{"hello":"world"} & <more>',
+        Subject: "greeting",
+        MessageAttributes: { kind: { DataType: "String", StringValue: "test" } },
+      }),
+    );
+    expect(result.MessageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(delivered).toHaveLength(1);
+    const [record] = delivered[0]?.Records ?? [];
+    expect(record?.EventSource).toBe("aws:sns");
+    expect(record?.Sns).toMatchObject({
+      Type: "Notification",
+      MessageId: result.MessageId,
+      TopicArn: topicArn,
+      Subject: "greeting",
+      Message: '{"hello":"world"} & <more>',
+      MessageAttributes: { kind: { Type: "String", Value: "test" } },
+    });
+    expect(Number.isNaN(Date.parse(record?.Sns.Timestamp ?? ""))).toBe(false);
+  });
+
+  it("delivers each PublishBatch entry as its own event", async () => {
+    const result = await client.send(
+      new PublishBatchCommand({
+        TopicArn: topicArn,
+        PublishBatchRequestEntries: [
+          { Id: "one", Message: "first" },
+          { Id: "two", Message: "second" },
+        ],
+      }),
+    );
+    expect(result.Successful?.map((entry) => entry.Id)).toEqual(["one", "two"]);
+    expect(result.Failed ?? []).toEqual([]);
+    expect(delivered.map((event) => event.Records[0]?.Sns.Message)).toEqual(["first", "second"]);
+    expect(delivered.map((event) => event.Records[0]?.Sns.MessageId)).toEqual(
+      result.Successful?.map((entry) => entry.MessageId),
+    );
+  });
+
+  it("accepts a message for a topic without subscriber and delivers it nowhere", async () => {
+    const result = await client.send(
+      new PublishCommand({ TopicArn: silentTopicArn, Message: "x" }),
+    );
+    expect(result.MessageId).toBeTruthy();
+    expect(delivered).toEqual([]);
+  });
+
+  it("answers NotFound for an unknown topic", async () => {
+    const error = await client
+      .send(new PublishCommand({ TopicArn: `${topicArn}-other`, Message: "x" }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundException);
+    expect(delivered).toEqual([]);
+  });
+
+  it("rejects a batch with more than 10 entries", async () => {
+    const entries = Array.from({ length: 11 }, (_, i) => ({ Id: `m${i}`, Message: "x" }));
+    await expect(
+      client.send(
+        new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }),
+      ),
+    ).rejects.toMatchObject({ name: "TooManyEntriesInBatchRequestException" });
+    expect(delivered).toEqual([]);
+  });
+});

@@ -1,0 +1,193 @@
+import { randomUUID } from "node:crypto";
+import type { RequestListener, ServerResponse } from "node:http";
+import type { SNSEvent, SNSMessageAttributes } from "aws-lambda";
+import { LIMITS } from "../../functions/contract.js";
+import { readBody } from "./request-body.js";
+
+/**
+ * SNS over the AWS query protocol (what @aws-sdk/client-sns and the AWS CLI speak): `Publish` and
+ * `PublishBatch` to known topics. Each message reaches the topic's subscriber, if it has one, as
+ * its own SNS-shaped Lambda event — like SNS's asynchronous invoke of a subscribed function.
+ */
+
+/** Topic ARN → what receives each message published to it (undefined: no subscription). */
+export type Topics = ReadonlyMap<string, ((event: SNSEvent) => void) | undefined>;
+
+const XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/";
+const MAX_BATCH_ENTRIES = 10;
+
+class SnsError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly type: "Sender" | "Receiver" = "Sender",
+  ) {
+    super(message);
+  }
+}
+
+function escapeXml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function sendXml(response: ServerResponse, status: number, body: string): void {
+  const xml = `<?xml version="1.0"?>\n${body}`;
+  response.writeHead(status, {
+    "content-type": "text/xml",
+    "content-length": Buffer.byteLength(xml),
+  });
+  response.end(xml);
+}
+
+function responseMetadata(): string {
+  return `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata>`;
+}
+
+interface Message {
+  readonly message: string;
+  readonly subject?: string;
+  readonly attributes: SNSMessageAttributes;
+}
+
+/** Reads `<prefix>.Message`, `.Subject` and `.MessageAttributes.entry.N.*` from a query request. */
+function readMessage(params: URLSearchParams, prefix: string): Message {
+  const message = params.get(`${prefix}Message`);
+  if (message === null) {
+    throw new SnsError(400, "InvalidParameter", "Invalid parameter: Empty message");
+  }
+  if (Buffer.byteLength(message) > LIMITS.snsMessageBytes) {
+    throw new SnsError(400, "InvalidParameter", "Invalid parameter: Message too long");
+  }
+  const attributes: SNSMessageAttributes = {};
+  for (let n = 1; params.has(`${prefix}MessageAttributes.entry.${n}.Name`); n++) {
+    const entry = `${prefix}MessageAttributes.entry.${n}`;
+    const name = params.get(`${entry}.Name`) as string;
+    const type = params.get(`${entry}.Value.DataType`);
+    const value =
+      params.get(`${entry}.Value.StringValue`) ?? params.get(`${entry}.Value.BinaryValue`);
+    if (type === null || value === null) {
+      throw new SnsError(
+        400,
+        "ParameterValueInvalid",
+        `The message attribute '${name}' must contain a DataType and a non-empty value.`,
+      );
+    }
+    attributes[name] = { Type: type, Value: value };
+  }
+  const subject = params.get(`${prefix}Subject`);
+  return { message, attributes, ...(subject === null ? {} : { subject }) };
+}
+
+function snsEvent(topicArn: string, messageId: string, message: Message): SNSEvent {
+  return {
+    Records: [
+      {
+        EventSource: "aws:sns",
+        EventVersion: "1.0",
+        EventSubscriptionArn: `${topicArn}:${randomUUID()}`,
+        Sns: {
+          Type: "Notification",
+          MessageId: messageId,
+          TopicArn: topicArn,
+          ...(message.subject === undefined ? {} : { Subject: message.subject }),
+          Message: message.message,
+          Timestamp: new Date().toISOString(),
+          SignatureVersion: "1",
+          Signature: "LOCAL",
+          SigningCertUrl: "https://sns.local/SimpleNotificationService.pem",
+          UnsubscribeUrl: `https://sns.local/?Action=Unsubscribe&TopicArn=${topicArn}`,
+          MessageAttributes: message.attributes,
+        },
+      },
+    ],
+  };
+}
+
+function topicFor(topics: Topics, params: URLSearchParams) {
+  const topicArn = params.get("TopicArn") ?? params.get("TargetArn");
+  if (topicArn === null) throw new SnsError(400, "InvalidParameter", "Invalid parameter: TopicArn");
+  if (!topics.has(topicArn)) throw new SnsError(404, "NotFound", "Topic does not exist");
+  return { topicArn, deliver: topics.get(topicArn) };
+}
+
+function publish(topics: Topics, params: URLSearchParams): string {
+  const { topicArn, deliver } = topicFor(topics, params);
+  const message = readMessage(params, "");
+  const messageId = randomUUID();
+  deliver?.(snsEvent(topicArn, messageId, message));
+  return `<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>${messageId}</MessageId></PublishResult>${responseMetadata()}</PublishResponse>`;
+}
+
+function publishBatch(topics: Topics, params: URLSearchParams): string {
+  const { topicArn, deliver } = topicFor(topics, params);
+  const entries: { id: string; message: Message }[] = [];
+  for (let n = 1; params.has(`PublishBatchRequestEntries.member.${n}.Id`); n++) {
+    const prefix = `PublishBatchRequestEntries.member.${n}.`;
+    entries.push({ id: params.get(`${prefix}Id`) as string, message: readMessage(params, prefix) });
+  }
+  if (entries.length === 0) {
+    throw new SnsError(400, "EmptyBatchRequest", "The batch request doesn't contain any entries.");
+  }
+  if (entries.length > MAX_BATCH_ENTRIES) {
+    throw new SnsError(
+      400,
+      "TooManyEntriesInBatchRequest",
+      `The batch request contains more entries than permissible (${MAX_BATCH_ENTRIES}).`,
+    );
+  }
+  if (new Set(entries.map((entry) => entry.id)).size !== entries.length) {
+    throw new SnsError(
+      400,
+      "BatchEntryIdsNotDistinct",
+      "Two or more batch entries in the request have the same Id.",
+    );
+  }
+  const successful = entries.map(({ id, message }) => {
+    const messageId = randomUUID();
+    deliver?.(snsEvent(topicArn, messageId, message));
+    return `<member><Id>${escapeXml(id)}</Id><MessageId>${messageId}</MessageId></member>`;
+  });
+  return `<PublishBatchResponse xmlns="${XMLNS}"><PublishBatchResult><Successful>${successful.join("")}</Successful><Failed/></PublishBatchResult>${responseMetadata()}</PublishBatchResponse>`;
+}
+
+/** An HTTP request listener serving SNS for `topics`. */
+export function snsListener(topics: Topics): RequestListener {
+  return (request, response) => {
+    const handle = async () => {
+      if (request.method !== "POST") {
+        throw new SnsError(405, "InvalidAction", "SNS takes form-encoded POST requests.");
+      }
+      // Form encoding can inflate a message several times over.
+      const params = new URLSearchParams(
+        (await readBody(request, LIMITS.snsMessageBytes * 40)).toString("utf8"),
+      );
+      const action = params.get("Action");
+      if (action === "Publish") sendXml(response, 200, publish(topics, params));
+      else if (action === "PublishBatch") sendXml(response, 200, publishBatch(topics, params));
+      else {
+        throw new SnsError(
+          400,
+          "InvalidAction",
+          `The local stage's SNS supports Publish and PublishBatch, not ${action ?? "(no Action)"}.`,
+        );
+      }
+    };
+    handle().catch((error: unknown) => {
+      const snsError =
+        error instanceof SnsError
+          ? error
+          : new SnsError(
+              500,
+              "InternalError",
+              `The local SNS failed: ${String(error)}`,
+              "Receiver",
+            );
+      sendXml(
+        response,
+        snsError.status,
+        `<ErrorResponse xmlns="${XMLNS}"><Error><Type>${snsError.type}</Type><Code>${snsError.code}</Code><Message>${escapeXml(snsError.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+      );
+    });
+  };
+}
