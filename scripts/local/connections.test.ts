@@ -1,0 +1,112 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  GetConnectionCommand,
+  GoneException,
+  PayloadTooLargeException,
+  PostToConnectionCommand,
+} from "@aws-sdk/client-apigatewaymanagementapi";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { LIMITS } from "../../functions/contract.js";
+import { type ManagedConnection, connectionsListener } from "./connections.js";
+
+/** A connection id with every character the SDK must escape. */
+const id = "ab+c/d=EF9xYz0=";
+let server: Server;
+let client: ApiGatewayManagementApiClient;
+let posted: Buffer[];
+let disconnected: number;
+let bufferFull: boolean;
+
+const connection: ManagedConnection = {
+  connectedAt: Date.parse("2026-11-23T10:00:00.000Z"),
+  lastActiveAt: Date.parse("2026-11-23T10:05:00.000Z"),
+  sourceIp: "127.0.0.1",
+  userAgent: "test-agent",
+  post: (data) => {
+    if (bufferFull) return false;
+    posted.push(data);
+    return true;
+  },
+  disconnect: () => {
+    disconnected += 1;
+  },
+};
+
+beforeAll(async () => {
+  server = createServer(
+    connectionsListener({ connection: (connectionId) => (connectionId === id ? connection : undefined) }, "local"),
+  );
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  client = new ApiGatewayManagementApiClient({
+    endpoint: `http://127.0.0.1:${port}/local`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "any", secretAccessKey: "thing" },
+    // The throttling test wants the 429 itself, not the SDK's retries of it.
+    maxAttempts: 1,
+  });
+});
+
+beforeEach(() => {
+  posted = [];
+  disconnected = 0;
+  bufferFull = false;
+});
+
+afterAll(async () => {
+  client.destroy();
+  server.close();
+  await once(server, "close");
+});
+
+describe("Management API with the real SDK client", () => {
+  it("posts the raw bytes to the connection named by the URL-decoded id", async () => {
+    await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: '{"message":"hi"}' }));
+    expect(posted.map((data) => data.toString())).toEqual(['{"message":"hi"}']);
+  });
+
+  it("describes a connection with AWS's fields", async () => {
+    const described = await client.send(new GetConnectionCommand({ ConnectionId: id }));
+    expect(described.ConnectedAt?.toISOString()).toBe("2026-11-23T10:00:00.000Z");
+    expect(described.LastActiveAt?.toISOString()).toBe("2026-11-23T10:05:00.000Z");
+    expect(described.Identity).toEqual({ SourceIp: "127.0.0.1", UserAgent: "test-agent" });
+  });
+
+  it("disconnects a connection on DeleteConnection", async () => {
+    await client.send(new DeleteConnectionCommand({ ConnectionId: id }));
+    expect(disconnected).toBe(1);
+  });
+
+  it("surfaces an unknown id as GoneException with status 410 for every method", async () => {
+    for (const command of [
+      new PostToConnectionCommand({ ConnectionId: "gone+id=", Data: "x" }),
+      new GetConnectionCommand({ ConnectionId: "gone+id=" }),
+      new DeleteConnectionCommand({ ConnectionId: "gone+id=" }),
+    ]) {
+      const error = await client.send(command as PostToConnectionCommand).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GoneException);
+      expect((error as GoneException).$metadata.httpStatusCode).toBe(410);
+    }
+  });
+
+  it("refuses a message over the WebSocket payload limit", async () => {
+    const error = await client
+      .send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(LIMITS.messageBytes + 1) }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeException);
+    expect(posted).toEqual([]);
+  });
+
+  it("throttles with LimitExceededException while the client's buffer is full", async () => {
+    bufferFull = true;
+    const error = await client
+      .send(new PostToConnectionCommand({ ConnectionId: id, Data: "x" }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: "LimitExceededException", $metadata: { httpStatusCode: 429 } });
+  });
+});

@@ -1,0 +1,221 @@
+import { randomUUID } from "node:crypto";
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Context, Handler } from "aws-lambda";
+import {
+  ARTIFACTS,
+  FUNCTION_NAMES,
+  type FunctionName,
+  LOCAL,
+  LOCAL_STAGE,
+  resourceNames,
+} from "../../functions/contract.js";
+import { ExpectedError } from "../../smoke/errors.js";
+import { captureFunctionOutput, withinInvocation } from "./function-output.js";
+import type { LocalLog } from "./local-log.js";
+
+/**
+ * Runs the built bundles (`dist/<fn>/index.mjs`) the way Lambda does: the environment is in place
+ * before the module loads (functions read it at cold start), each call gets a Lambda-like context,
+ * and what the function prints becomes its log.
+ *
+ * `process.env` is shared by the whole process, so one invoker at a time may be active in it.
+ */
+
+export interface InvokeOptions {
+  /** The route key, or "sns". */
+  readonly trigger: string;
+  readonly connectionId?: string;
+  readonly timeoutMs: number;
+}
+
+export type InvocationOutcome =
+  | { readonly ok: true; readonly result: unknown }
+  | { readonly ok: false; readonly error: string; readonly timedOut: boolean };
+
+/** The bundles are missing: run `npm run bundle`. */
+export class BundlesMissingError extends ExpectedError {
+  override readonly name = "BundlesMissingError";
+}
+
+/** Only one environment per process: the functions read process.env. */
+let active: Invoker | undefined;
+let loads = 0;
+
+export function bundlePath(distDir: string, fn: FunctionName): string {
+  return join(distDir, fn, ARTIFACTS.bundleFile);
+}
+
+/** The bundles under distDir that do not exist. */
+export async function missingBundles(distDir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (const fn of FUNCTION_NAMES) {
+    const file = bundlePath(distDir, fn);
+    if (
+      !(await access(file).then(
+        () => true,
+        () => false,
+      ))
+    )
+      missing.push(file);
+  }
+  return missing;
+}
+
+function lambdaContext(fn: FunctionName, requestId: string, timeoutMs: number): Context {
+  const names = resourceNames(LOCAL_STAGE);
+  const functionName = names.functionName(fn);
+  const deadline = Date.now() + timeoutMs;
+  const unsupported = () => {
+    throw new Error("The local stage supports async handlers only, not context.done/fail/succeed.");
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL.region}:${LOCAL.accountId}:function:${functionName}`,
+    memoryLimitInMB: "256",
+    awsRequestId: requestId,
+    logGroupName: names.functionLogGroup(fn),
+    logStreamName: `${new Date().toISOString().slice(0, 10).replaceAll("-", "/")}/[$LATEST]local`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: unsupported,
+    fail: unsupported,
+    succeed: unsupported,
+  };
+}
+
+export class Invoker {
+  private constructor(
+    private readonly handlers: ReadonlyMap<FunctionName, Handler>,
+    private readonly log: LocalLog,
+    private readonly restore: () => void,
+  ) {}
+
+  /**
+   * Sets `env` in process.env, loads every bundle under distDir (a fresh module instance, so a
+   * second stage in the same process gets its own cold start) and starts capturing their output.
+   */
+  static async start(options: {
+    distDir: string;
+    env: Readonly<Record<string, string | undefined>>;
+    log: LocalLog;
+  }): Promise<Invoker> {
+    if (active !== undefined) {
+      throw new ExpectedError(
+        "A local stage is already running in this process: stop it first (the functions share process.env).",
+      );
+    }
+    const missing = await missingBundles(options.distDir);
+    if (missing.length > 0) {
+      throw new BundlesMissingError(
+        `Missing bundles: ${missing.join(", ")}. Build them with \`npm run bundle\`.`,
+      );
+    }
+    const previous = Object.fromEntries(
+      Object.keys(options.env).map((name) => [name, process.env[name]]),
+    );
+    const setEnv = (values: Readonly<Record<string, string | undefined>>) => {
+      for (const [name, value] of Object.entries(values)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    };
+    setEnv(options.env);
+    const stopCapture = captureFunctionOutput((line) =>
+      options.log.write({ type: "log", ...line }),
+    );
+    const restore = () => {
+      stopCapture();
+      setEnv(previous);
+      active = undefined;
+    };
+    const instance = ++loads;
+    try {
+      const handlers = new Map<FunctionName, Handler>();
+      await Promise.all(
+        FUNCTION_NAMES.map(async (fn) => {
+          const url = `${pathToFileURL(bundlePath(options.distDir, fn)).href}?instance=${instance}`;
+          const module = (await import(url)) as { handler?: unknown };
+          if (typeof module.handler !== "function") {
+            throw new ExpectedError(
+              `${bundlePath(options.distDir, fn)} does not export a handler function: rebuild with \`npm run bundle\`.`,
+            );
+          }
+          handlers.set(fn, module.handler as Handler);
+        }),
+      );
+      active = new Invoker(handlers, options.log, restore);
+      return active;
+    } catch (error) {
+      restore();
+      throw error;
+    }
+  }
+
+  /** Invokes fn with event; never throws — the outcome says how it ended. */
+  async invoke(
+    fn: FunctionName,
+    event: unknown,
+    options: InvokeOptions,
+  ): Promise<InvocationOutcome> {
+    const handler = this.handlers.get(fn) as Handler;
+    const requestId = randomUUID();
+    const context = lambdaContext(fn, requestId, options.timeoutMs);
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const run = withinInvocation(
+      { function: fn, requestId },
+      () =>
+        new Promise<unknown>((resolve, reject) => {
+          const returned = handler(event, context, (error, result) =>
+            error ? reject(error) : resolve(result),
+          );
+          if (returned !== undefined) Promise.resolve(returned).then(resolve, reject);
+        }),
+    );
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(options.timeoutMs)), options.timeoutMs);
+    });
+    let outcome: InvocationOutcome;
+    try {
+      outcome = { ok: true, result: await Promise.race([run, timeout]) };
+    } catch (error) {
+      outcome = {
+        ok: false,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        timedOut: error instanceof TimeoutError,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+    const statusCode = outcome.ok
+      ? (outcome.result as { statusCode?: unknown } | undefined)?.statusCode
+      : undefined;
+    this.log.write({
+      type: "invocation",
+      function: fn,
+      requestId,
+      trigger: options.trigger,
+      ...(options.connectionId === undefined ? {} : { connectionId: options.connectionId }),
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      result: outcome.ok ? "ok" : outcome.timedOut ? "timeout" : "error",
+      ...(typeof statusCode === "number" ? { statusCode } : {}),
+      ...(outcome.ok ? {} : { error: outcome.error }),
+    });
+    return outcome;
+  }
+
+  /** Restores process.env and stops capturing output. */
+  stop(): void {
+    this.restore();
+  }
+}
+
+class TimeoutError extends Error {
+  override readonly name = "TimeoutError";
+  constructor(timeoutMs: number) {
+    super(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`);
+  }
+}

@@ -1,0 +1,74 @@
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { dirname } from "node:path";
+import type { FunctionName } from "../../functions/contract.js";
+
+/**
+ * The local stage's log: one JSON line per entry in `<stateDir>/local.log` (what `npm run logs --
+ * local` follows), and the same entries handed to a listener (the terminal's readable view).
+ */
+
+interface Entry {
+  /** ISO timestamp. */
+  readonly time: string;
+}
+
+/** One function invocation: what triggered it, how long it took, how it ended. */
+export interface InvocationEntry extends Entry {
+  readonly type: "invocation";
+  readonly function: FunctionName;
+  readonly requestId: string;
+  /** The route key, or "sns" for the topic subscriber. */
+  readonly trigger: string;
+  readonly connectionId?: string;
+  readonly durationMs: number;
+  readonly result: "ok" | "error" | "timeout";
+  /** The statusCode the function returned, when it returned one. */
+  readonly statusCode?: number;
+  readonly error?: string;
+}
+
+/** One line a function wrote to stdout or stderr (its logger's JSON, usually). */
+export interface FunctionLogEntry extends Entry {
+  readonly type: "log";
+  readonly function: FunctionName;
+  readonly requestId: string;
+  readonly stream: "stdout" | "stderr";
+  readonly line: string;
+}
+
+/** A connection opened, was refused, or closed at the gateway. */
+export interface GatewayEntry extends Entry {
+  readonly type: "gateway";
+  readonly event: "connected" | "rejected" | "closed";
+  readonly connectionId: string;
+  /** HTTP status of a rejected handshake, close code of a closed connection. */
+  readonly code?: number;
+  readonly reason?: string;
+}
+
+export type LocalLogEntry = InvocationEntry | FunctionLogEntry | GatewayEntry;
+
+/** Distributes an entry type over its union members, so `type` stays a discriminant. */
+type Unstamped<T> = T extends LocalLogEntry ? Omit<T, "time"> : never;
+
+export class LocalLog {
+  private readonly stream: WriteStream;
+
+  constructor(
+    readonly file: string,
+    private readonly listener?: (entry: LocalLogEntry) => void,
+  ) {
+    mkdirSync(dirname(file), { recursive: true });
+    this.stream = createWriteStream(file, { flags: "a" });
+  }
+
+  write(entry: Unstamped<LocalLogEntry>): void {
+    const stamped = { time: new Date().toISOString(), ...entry } as LocalLogEntry;
+    this.stream.write(`${JSON.stringify(stamped)}\n`);
+    this.listener?.(stamped);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.stream.end(resolve));
+  }
+}

@@ -1,0 +1,229 @@
+import { once } from "node:events";
+import { createServer, type RequestListener, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SNSEvent } from "aws-lambda";
+import {
+  ARTIFACTS,
+  CONNECTIONS_PREFIX,
+  ENV,
+  FUNCTION_NAMES,
+  FUNCTIONS,
+  LIMITS,
+  LOCAL,
+  LOCAL_STAGE,
+  PROJECT,
+  resourceNames,
+  STATE_DIR_ENV,
+  type StageOutputs,
+} from "../../functions/contract.js";
+import {
+  clearStageOutputs,
+  stateDir as defaultStateDir,
+  recordStageOutputs,
+} from "../../smoke/outputs.js";
+import { connectionsListener } from "./connections.js";
+import { Gateway } from "./gateway.js";
+import { Invoker } from "./invoker.js";
+import { LocalLog, type LocalLogEntry } from "./local-log.js";
+import { s3Listener } from "./s3.js";
+import { S3Store } from "./s3-store.js";
+import { snsListener } from "./sns.js";
+
+/**
+ * The local stage: the stage's API Gateway (WebSocket + @connections), S3 and SNS on 127.0.0.1,
+ * invoking the built bundles with the environment the stack gives them. Topology — which function
+ * serves which route, which one the topic invokes — comes from the contract.
+ */
+
+export interface LocalStageOptions {
+  /** Interface to bind; default 127.0.0.1. */
+  readonly host?: string;
+  /** Gateway (WebSocket and Management API) port; 0 = any free port. */
+  readonly port?: number;
+  /** S3 port; defaults to 0 when `port` is 0, else DEFAULT_PORTS.s3. */
+  readonly s3Port?: number;
+  /** SNS port; defaults to 0 when `port` is 0, else DEFAULT_PORTS.sns. */
+  readonly snsPort?: number;
+  /** Where outputs and local.log go; default `.state/` (or $WEBSOCKET_STAGES_STATE_DIR). */
+  readonly stateDir?: string;
+  readonly idleTimeoutMs?: number;
+  readonly maxConnectionMs?: number;
+  /** False leaves the topic without its subscriber (published messages reach no one). */
+  readonly topicSubscriber?: boolean;
+  /** Folder of the bundles; default `dist/` of this repository. */
+  readonly distDir?: string;
+  /** Receives every log entry as it is written (the terminal view). */
+  readonly onLog?: (entry: LocalLogEntry) => void;
+}
+
+export interface RunningLocalStage {
+  readonly outputs: StageOutputs;
+  /** The JSON-lines log of invocations and function output. */
+  readonly logFile: string;
+  /** Closes every connection (1001), waits for their $disconnect, stops the servers. */
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_PORTS = { gateway: 3001, s3: 3002, sns: 3003 } as const;
+
+/** How long the topic's subscriber may run per message; Lambda's own timeout is the stack's. */
+const SUBSCRIBER_TIMEOUT_MS = 60_000;
+
+const REPOSITORY_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export function localLogFile(stateDir: string): string {
+  return join(stateDir, "local.log");
+}
+
+async function listen(server: Server, host: string, port: number): Promise<number> {
+  server.listen(port, host);
+  await Promise.race([
+    once(server, "listening"),
+    once(server, "error").then(([error]) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new PortUnavailableError(
+        code === "EADDRINUSE"
+          ? `Port ${port} on ${host} is in use: stop what holds it or choose another port (see \`npm start -- --help\`).`
+          : `Cannot listen on ${host}:${port}: ${(error as Error).message}`,
+      );
+    }),
+  ]);
+  return (server.address() as AddressInfo).port;
+}
+
+export class PortUnavailableError extends Error {
+  override readonly name = "PortUnavailableError";
+}
+
+async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, "close");
+  server.close();
+  server.closeAllConnections();
+  await closed;
+}
+
+function urlHost(host: string): string {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return reachable.includes(":") ? `[${reachable}]` : reachable;
+}
+
+export async function startLocalStage(options: LocalStageOptions = {}): Promise<RunningLocalStage> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? DEFAULT_PORTS.gateway;
+  const stateDir = resolve(options.stateDir ?? defaultStateDir());
+  const stateLocation = { env: { [STATE_DIR_ENV]: stateDir } };
+  const names = resourceNames(LOCAL_STAGE);
+  const connectionsBucket = `${PROJECT}-${LOCAL_STAGE}-connections`;
+  const topicArn = `arn:aws:sns:${LOCAL.region}:${LOCAL.accountId}:${names.topic}`;
+
+  const servers = { gateway: createServer(), s3: createServer(), sns: createServer() };
+  const stopServers = () => Promise.all(Object.values(servers).map(closeServer));
+  let gatewayPort: number;
+  let s3Port: number;
+  let snsPort: number;
+  try {
+    gatewayPort = await listen(servers.gateway, host, port);
+    s3Port = await listen(servers.s3, host, options.s3Port ?? (port === 0 ? 0 : DEFAULT_PORTS.s3));
+    snsPort = await listen(
+      servers.sns,
+      host,
+      options.snsPort ?? (port === 0 ? 0 : DEFAULT_PORTS.sns),
+    );
+  } catch (error) {
+    await stopServers();
+    throw error;
+  }
+
+  const base = (scheme: string, listening: number) => `${scheme}://${urlHost(host)}:${listening}`;
+  const outputs: StageOutputs = {
+    stage: LOCAL_STAGE,
+    region: LOCAL.region,
+    websocketUrl: `${base("ws", gatewayPort)}/${LOCAL_STAGE}`,
+    managementEndpoint: `${base("http", gatewayPort)}/${LOCAL_STAGE}`,
+    topicArn,
+    connectionsBucket,
+    connectionsPrefix: CONNECTIONS_PREFIX,
+    endpoints: { s3: base("http", s3Port), sns: base("http", snsPort) },
+  };
+
+  const log = new LocalLog(localLogFile(stateDir), options.onLog);
+  let invoker: Invoker;
+  try {
+    invoker = await Invoker.start({
+      distDir: options.distDir ?? join(REPOSITORY_ROOT, ARTIFACTS.dir),
+      log,
+      env: {
+        [ENV.connectionsBucket]: connectionsBucket,
+        [ENV.connectionsPrefix]: CONNECTIONS_PREFIX,
+        [ENV.managementEndpoint]: outputs.managementEndpoint,
+        [ENV.serviceName]: PROJECT,
+        [ENV.logLevel]: process.env[ENV.logLevel] ?? "INFO",
+        AWS_REGION: LOCAL.region,
+        AWS_DEFAULT_REGION: LOCAL.region,
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+        AWS_SESSION_TOKEN: undefined,
+        AWS_PROFILE: undefined,
+        AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
+        AWS_ENDPOINT_URL_SNS: outputs.endpoints?.sns,
+        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
+      },
+    });
+  } catch (error) {
+    await Promise.all([stopServers(), log.close()]);
+    throw error;
+  }
+
+  const store = new S3Store();
+  store.createBucket(connectionsBucket);
+  const gateway = new Gateway({
+    api: { apiId: "localstage", stage: LOCAL_STAGE, domainName: `${urlHost(host)}:${gatewayPort}` },
+    invoker,
+    log,
+    idleTimeoutMs: options.idleTimeoutMs ?? LIMITS.idleTimeoutMs,
+    maxConnectionMs: options.maxConnectionMs ?? LIMITS.maxConnectionMs,
+  });
+  const deliveries = new Set<Promise<unknown>>();
+  const subscriber = FUNCTION_NAMES.find((fn) => FUNCTIONS[fn].topicSubscriber);
+  const deliver =
+    options.topicSubscriber === false || subscriber === undefined
+      ? undefined
+      : (event: SNSEvent) => {
+          const delivery = invoker.invoke(subscriber, event, {
+            trigger: "sns",
+            timeoutMs: SUBSCRIBER_TIMEOUT_MS,
+          });
+          deliveries.add(delivery);
+          void delivery.finally(() => deliveries.delete(delivery));
+        };
+
+  servers.gateway.on(
+    "request",
+    connectionsListener(gateway, LOCAL_STAGE) satisfies RequestListener,
+  );
+  servers.gateway.on("upgrade", gateway.upgrade);
+  servers.s3.on("request", s3Listener(store));
+  servers.sns.on("request", snsListener(new Map([[topicArn, deliver]])));
+
+  await recordStageOutputs(outputs, { ...stateLocation, pid: process.pid });
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    await gateway.close();
+    await Promise.allSettled([...deliveries]);
+    await stopServers();
+    invoker.stop();
+    await Promise.all([log.close(), clearStageOutputs(LOCAL_STAGE, stateLocation)]);
+  };
+  return {
+    outputs,
+    logFile: log.file,
+    stop: () => {
+      stopping ??= stop();
+      return stopping;
+    },
+  };
+}
