@@ -255,6 +255,17 @@ export function resourceNames(stage: Stage) {
 export const STATE_DIR = ".state";
 export const STATE_DIR_ENV = "WEBSOCKET_STAGES_STATE_DIR";
 
+/**
+ * Environment variables that put a deployed stage's Terraform state in S3 (one key per stage,
+ * native locking); without the bucket the state stays in a local backend. The GitHub workflows
+ * set them from repository variables of the same names.
+ */
+export const STATE_BACKEND_ENV = {
+  bucket: "TF_STATE_BUCKET",
+  /** Region of the bucket, when it differs from the stage's. */
+  region: "TF_STATE_REGION",
+} as const;
+
 /** Fixed identity of the local stage. */
 export const LOCAL = {
   region: "us-east-1",
