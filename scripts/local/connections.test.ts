@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LIMITS } from "../../functions/contract.js";
-import { type ManagedConnection, connectionsListener } from "./connections.js";
+import { connectionsListener, type ManagedConnection } from "./connections.js";
 
 /** A connection id with every character the SDK must escape. */
 const id = "ab+c/d=EF9xYz0=";
@@ -38,7 +38,10 @@ const connection: ManagedConnection = {
 
 beforeAll(async () => {
   server = createServer(
-    connectionsListener({ connection: (connectionId) => (connectionId === id ? connection : undefined) }, "local"),
+    connectionsListener(
+      { connection: (connectionId) => (connectionId === id ? connection : undefined) },
+      "local",
+    ),
   );
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -96,7 +99,12 @@ describe("Management API with the real SDK client", () => {
 
   it("refuses a message over the WebSocket payload limit", async () => {
     const error = await client
-      .send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(LIMITS.messageBytes + 1) }))
+      .send(
+        new PostToConnectionCommand({
+          ConnectionId: id,
+          Data: Buffer.alloc(LIMITS.messageBytes + 1),
+        }),
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PayloadTooLargeException);
     expect(posted).toEqual([]);
@@ -107,6 +115,9 @@ describe("Management API with the real SDK client", () => {
     const error = await client
       .send(new PostToConnectionCommand({ ConnectionId: id, Data: "x" }))
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: "LimitExceededException", $metadata: { httpStatusCode: 429 } });
+    expect(error).toMatchObject({
+      name: "LimitExceededException",
+      $metadata: { httpStatusCode: 429 },
+    });
   });
 });

@@ -35,9 +35,12 @@ export function captureFunctionOutput(onLine: (line: OutputLine) => void): () =>
       }
       const text =
         typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8");
-      for (const line of text.split("\n")) {
-        if (line.trim() !== "") onLine({ ...invocation, stream: name, line });
-      }
+      // Outside the invocation's context, so whatever onLine prints is not captured again.
+      current.exit(() => {
+        for (const line of text.split("\n")) {
+          if (line.trim() !== "") onLine({ ...invocation, stream: name, line });
+        }
+      });
       const callback = rest.find((arg) => typeof arg === "function") as (() => void) | undefined;
       callback?.();
       return true;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
 import { WebSocket, WebSocketServer } from "ws";
 import { CLOSE_CODES, LIMITS, ROUTE_KEYS } from "../../functions/contract.js";
 import type { ConnectionDirectory, ManagedConnection } from "./connections.js";
@@ -39,6 +40,11 @@ const DRAIN_MS = 5_000;
 
 class Connection implements ManagedConnection, ConnectionInfo {
   lastActiveAt: number;
+  /**
+   * The code of a close the gateway started: API Gateway reports it to $disconnect even when the
+   * client never answers the close frame (ws would report 1006).
+   */
+  closeCode: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -71,10 +77,12 @@ class Connection implements ManagedConnection, ConnectionInfo {
   }
 
   disconnect(): void {
+    this.closeCode ??= 1000;
     this.socket.close(1000);
   }
 
   goAway(): void {
+    this.closeCode ??= CLOSE_CODES.goingAway;
     this.socket.close(CLOSE_CODES.goingAway, "Going away");
   }
 
@@ -130,10 +138,7 @@ export class Gateway implements ConnectionDirectory {
     for (const connection of this.open.values()) connection.goAway();
     const deadline = Date.now() + DRAIN_MS;
     while ((this.open.size > 0 || this.pending.size > 0) && Date.now() < deadline) {
-      await Promise.race([
-        Promise.allSettled([...this.pending]),
-        new Promise((resolve) => setTimeout(resolve, 50)),
-      ]);
+      await delay(20);
     }
     for (const connection of this.open.values()) connection.socket.terminate();
     this.server.close();
@@ -220,10 +225,14 @@ export class Gateway implements ConnectionDirectory {
       this.track(this.route(connection, data, isBinary));
     });
     socket.on("ping", () => connection.touch());
-    socket.on("error", () => {
-      // ws has already closed the socket (e.g. 1009 for an oversized message); "close" reports it.
+    socket.on("error", (error: Error & { code?: string }) => {
+      // ws has already sent the close frame; remember its code for $disconnect.
+      if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+        connection.closeCode ??= CLOSE_CODES.messageTooBig;
+      }
     });
-    socket.on("close", (code, reason) => {
+    socket.on("close", (received, reason) => {
+      const code = connection.closeCode ?? received;
       connection.stopTimers();
       this.open.delete(info.connectionId);
       const reasonText = reason.toString("utf8");

@@ -53,6 +53,7 @@ type Unstamped<T> = T extends LocalLogEntry ? Omit<T, "time"> : never;
 
 export class LocalLog {
   private readonly stream: WriteStream;
+  private closed = false;
 
   constructor(
     readonly file: string,
@@ -62,13 +63,16 @@ export class LocalLog {
     this.stream = createWriteStream(file, { flags: "a" });
   }
 
+  /** Entries after close (a late $disconnect during shutdown) are dropped. */
   write(entry: Unstamped<LocalLogEntry>): void {
+    if (this.closed) return;
     const stamped = { time: new Date().toISOString(), ...entry } as LocalLogEntry;
     this.stream.write(`${JSON.stringify(stamped)}\n`);
     this.listener?.(stamped);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await new Promise<void>((resolve) => this.stream.end(resolve));
   }
 }

@@ -18,6 +18,7 @@ import {
   STATE_DIR_ENV,
   type StageOutputs,
 } from "../../functions/contract.js";
+import { ExpectedError } from "../../smoke/errors.js";
 import {
   clearStageOutputs,
   stateDir as defaultStateDir,
@@ -93,7 +94,7 @@ async function listen(server: Server, host: string, port: number): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
-export class PortUnavailableError extends Error {
+export class PortUnavailableError extends ExpectedError {
   override readonly name = "PortUnavailableError";
 }
 

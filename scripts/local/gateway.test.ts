@@ -1,0 +1,260 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { CLOSE_CODES, FUNCTION_NAMES, LIMITS, STATE_DIR_ENV } from "../../functions/contract.js";
+import { resolveStageOutputs } from "../../smoke/outputs.js";
+import type { GatewayEvent } from "./gateway-events.js";
+import { type RunningLocalStage, startLocalStage } from "./stage.js";
+
+/**
+ * The gateway's API Gateway behaviour, driven through stand-in bundles that record every event
+ * they get (they run in this process, so they share globalThis with the test).
+ */
+
+interface Recorded {
+  fn: string;
+  event: GatewayEvent & { Records?: unknown[] };
+}
+declare global {
+  var gatewayTestEvents: Recorded[];
+}
+globalThis.gatewayTestEvents = [];
+
+const standIn = (fn: string) => `
+export const handler = async (event) => {
+  globalThis.gatewayTestEvents.push({ fn: ${JSON.stringify(fn)}, event });
+  const query = event.queryStringParameters ?? {};
+  if (query.reject) return { statusCode: Number(query.reject) };
+  if (query.fail || event.body === "fail") throw new Error("stand-in failure");
+  return { statusCode: 200 };
+};
+`;
+
+let dir: string;
+let stage: RunningLocalStage | undefined;
+const sockets: WebSocket[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "gateway-"));
+  for (const fn of FUNCTION_NAMES) {
+    await mkdir(join(dir, "dist", fn), { recursive: true });
+    await writeFile(join(dir, "dist", fn, "index.mjs"), standIn(fn));
+  }
+});
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.terminate();
+  await stage?.stop();
+  stage = undefined;
+  globalThis.gatewayTestEvents.length = 0;
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function start(options: { idleTimeoutMs?: number; maxConnectionMs?: number } = {}) {
+  stage = await startLocalStage({
+    port: 0,
+    stateDir: join(dir, "state"),
+    distDir: join(dir, "dist"),
+    ...options,
+  });
+  return stage;
+}
+
+function events(fn: string): Recorded["event"][] {
+  return globalThis.gatewayTestEvents
+    .filter((recorded) => recorded.fn === fn)
+    .map((recorded) => recorded.event);
+}
+
+async function until<T>(probe: () => T | false | undefined, what: string): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function connect(path = ""): Promise<WebSocket> {
+  const socket = new WebSocket(`${stage?.outputs.websocketUrl}${path}`, {
+    headers: { "User-Agent": "gateway-test" },
+  });
+  sockets.push(socket);
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  return socket;
+}
+
+function refusal(path: string): Promise<number> {
+  const socket = new WebSocket(`${stage?.outputs.websocketUrl}${path}`);
+  return new Promise((resolve, reject) => {
+    socket.once("unexpected-response", (request, response) => {
+      request.destroy();
+      resolve(response.statusCode ?? 0);
+    });
+    socket.once("open", () => reject(new Error("the handshake was accepted")));
+  });
+}
+
+function closed(socket: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    socket.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+}
+
+describe("local gateway", () => {
+  it("runs $connect with an API Gateway CONNECT event before accepting the socket", async () => {
+    await start();
+    await connect("?room=a&room=b");
+    const [event] = events("connect");
+    const context = event?.requestContext;
+    expect(context).toMatchObject({
+      routeKey: "$connect",
+      eventType: "CONNECT",
+      stage: "local",
+      messageDirection: "IN",
+      identity: { sourceIp: "127.0.0.1", userAgent: "gateway-test" },
+    });
+    expect(context?.connectionId).toMatch(/^[A-Za-z0-9+/]{15}=$/);
+    expect(context?.domainName).toBe(new URL(stage?.outputs.websocketUrl ?? "").host);
+    expect(event?.headers?.["User-Agent"]).toBe("gateway-test");
+    expect(event?.queryStringParameters).toEqual({ room: "b" });
+    expect(event?.multiValueQueryStringParameters).toEqual({ room: ["a", "b"] });
+  });
+
+  it("refuses the handshake with the status $connect returns, and 500 when it throws", async () => {
+    await start();
+    expect(await refusal("?reject=401")).toBe(401);
+    expect(await refusal("?fail=1")).toBe(500);
+    expect(await refusal("/../other")).toBe(403);
+  });
+
+  it("routes frames by the action field, falling back to $default", async () => {
+    await start();
+    const socket = await connect();
+    socket.send(JSON.stringify({ action: "broadcast", message: "x" }));
+    socket.send(JSON.stringify({ action: "sendmessage", message: "y" }));
+    socket.send(JSON.stringify({ action: "nothing-like-it" }));
+    socket.send("not json");
+    socket.send(Buffer.from([0xff, 0x00]), { binary: true });
+    const messages = await until(
+      () => events("message").length === 5 && events("message"),
+      "five messages",
+    );
+    const byBody = new Map(messages.map((event) => [event.body, event]));
+    expect(byBody.get('{"action":"broadcast","message":"x"}')?.requestContext.routeKey).toBe(
+      "broadcast",
+    );
+    expect(byBody.get('{"action":"sendmessage","message":"y"}')?.requestContext.routeKey).toBe(
+      "sendmessage",
+    );
+    expect(byBody.get('{"action":"nothing-like-it"}')?.requestContext.routeKey).toBe("$default");
+    expect(byBody.get("not json")?.requestContext).toMatchObject({
+      routeKey: "$default",
+      eventType: "MESSAGE",
+    });
+    expect(byBody.get("/wA=")).toMatchObject({
+      isBase64Encoded: true,
+      requestContext: { routeKey: "$default" },
+    });
+  });
+
+  it("tells the client about a failed integration like API Gateway does", async () => {
+    await start();
+    const socket = await connect();
+    const reply = new Promise<string>((resolve) =>
+      socket.once("message", (data) => resolve(data.toString())),
+    );
+    socket.send("fail");
+    const body = JSON.parse(await reply) as Record<string, string>;
+    expect(body.message).toBe("Internal server error");
+    expect(body.connectionId).toBe(events("connect")[0]?.requestContext.connectionId);
+  });
+
+  it("closes with 1009 on a message over 128 KB and reports it to $disconnect", async () => {
+    await start();
+    const socket = await connect();
+    const close = closed(socket);
+    socket.send("x".repeat(LIMITS.messageBytes + 1));
+    expect((await close).code).toBe(CLOSE_CODES.messageTooBig);
+    const [event] = await until(
+      () => events("disconnect").length > 0 && events("disconnect"),
+      "$disconnect",
+    );
+    expect(event?.requestContext).toMatchObject({
+      eventType: "DISCONNECT",
+      disconnectStatusCode: CLOSE_CODES.messageTooBig,
+    });
+    expect(events("message")).toEqual([]);
+  });
+
+  it("closes idle connections with 1001", async () => {
+    await start({ idleTimeoutMs: 150 });
+    const socket = await connect();
+    expect(await closed(socket)).toEqual({ code: CLOSE_CODES.goingAway, reason: "Going away" });
+  });
+
+  it("closes any connection after the maximum duration, however active", async () => {
+    await start({ maxConnectionMs: 300, idleTimeoutMs: 200 });
+    const socket = await connect();
+    const keepAlive = setInterval(() => socket.send("ping"), 50);
+    const opened = Date.now();
+    const close = await closed(socket);
+    clearInterval(keepAlive);
+    expect(close.code).toBe(CLOSE_CODES.goingAway);
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(250);
+  });
+
+  it("invokes the topic subscriber with an SNS event for a published message", async () => {
+    const { outputs } = await start();
+    const sns = new SNSClient({
+      endpoint: outputs.endpoints?.sns,
+      region: outputs.region,
+      credentials: { accessKeyId: "any", secretAccessKey: "thing" },
+    });
+    await sns.send(
+      new PublishCommand({ TopicArn: outputs.topicArn, Message: '{"hello":"world"}' }),
+    );
+    sns.destroy();
+    const [event] = await until(
+      () => events("subscriber").length > 0 && events("subscriber"),
+      "the subscriber",
+    );
+    expect(event?.Records).toMatchObject([
+      { Sns: { TopicArn: outputs.topicArn, Message: '{"hello":"world"}' } },
+    ]);
+  });
+
+  it("records its outputs while running and clears them when stopped; clients get 1001", async () => {
+    const running = await start();
+    const location = { env: { [STATE_DIR_ENV]: join(dir, "state") } };
+    expect(await resolveStageOutputs("local", location)).toEqual(running.outputs);
+    const socket = await connect();
+    const close = closed(socket);
+    await running.stop();
+    expect((await close).code).toBe(CLOSE_CODES.goingAway);
+    expect(events("disconnect")).toHaveLength(1);
+    await expect(resolveStageOutputs("local", location)).rejects.toThrow(/not running/);
+    const log = (await readFile(running.logFile, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(log).toContainEqual(
+      expect.objectContaining({
+        type: "invocation",
+        function: "connect",
+        trigger: "$connect",
+        result: "ok",
+      }),
+    );
+  });
+});

@@ -1,0 +1,106 @@
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ARTIFACTS, LOCAL_STAGE } from "../../functions/contract.js";
+import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { buildBundles, bundlesOutdated } from "./bundles.js";
+import { renderLogEntry } from "./log-view.js";
+import { DEFAULT_PORTS, startLocalStage } from "./stage.js";
+
+const usage = `
+Usage: npm start [-- options]
+
+Runs the local stage on this machine, no AWS account needed: a WebSocket gateway with the
+Management API, S3 and SNS, invoking the same bundles (dist/) that deploy to AWS. Builds the
+bundles first when they are missing or older than functions/. Ctrl-C stops it.
+
+  --host <address>     interface to bind            (env WEBSOCKET_STAGES_HOST, default 127.0.0.1)
+  --port <n>           WebSocket + @connections     (env WEBSOCKET_STAGES_PORT, default ${DEFAULT_PORTS.gateway})
+  --s3-port <n>        S3                           (env WEBSOCKET_STAGES_S3_PORT, default ${DEFAULT_PORTS.s3})
+  --sns-port <n>       SNS                          (env WEBSOCKET_STAGES_SNS_PORT, default ${DEFAULT_PORTS.sns})
+                       0 picks any free port.
+  --json               print the outputs and every log entry as JSON lines
+
+Example: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
+`;
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+function portOption(flag: string, value: string | undefined, envName: string): number | undefined {
+  const text = value ?? process.env[envName];
+  if (text === undefined || text === "") return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const source = value === undefined ? `${envName}=${text}` : `--${flag} ${text}`;
+    throw new UsageError(
+      `${source} is not a port: use a whole number from 0 to 65535.\n\n${usage.trim()}`,
+    );
+  }
+  return port;
+}
+
+runCommand(async () => {
+  const args = parseCommandLine(process.argv.slice(2), {
+    usage,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      "s3-port": { type: "string" },
+      "sns-port": { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
+  if (args === undefined) return 0;
+  const port = portOption("port", args.values.port, "WEBSOCKET_STAGES_PORT");
+  const s3Port = portOption("s3-port", args.values["s3-port"], "WEBSOCKET_STAGES_S3_PORT");
+  const snsPort = portOption("sns-port", args.values["sns-port"], "WEBSOCKET_STAGES_SNS_PORT");
+  const host = args.values.host ?? (process.env.WEBSOCKET_STAGES_HOST || undefined);
+  const json = args.values.json === true;
+
+  const distDir = `${ROOT}${ARTIFACTS.dir}`;
+  const outdated = await bundlesOutdated(ROOT, distDir);
+  if (outdated !== undefined) {
+    process.stderr.write(`Building the bundles (${outdated}): npm run bundle …\n`);
+    await buildBundles(ROOT);
+  }
+
+  const started = performance.now();
+  const colour = process.stdout.isTTY && process.env.NO_COLOR === undefined;
+  const stage = await startLocalStage({
+    distDir,
+    ...(host === undefined ? {} : { host }),
+    ...(port === undefined ? {} : { port }),
+    ...(s3Port === undefined ? {} : { s3Port }),
+    ...(snsPort === undefined ? {} : { snsPort }),
+    onLog: (entry) =>
+      process.stdout.write(`${json ? JSON.stringify(entry) : renderLogEntry(entry, colour)}\n`),
+  });
+  const startMs = Math.round(performance.now() - started);
+  const { outputs } = stage;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ type: "ready", startMs, outputs })}\n`);
+  } else {
+    process.stdout.write(
+      [
+        `Local stage ready in ${startMs} ms`,
+        `  WebSocket  ${outputs.websocketUrl}`,
+        `  Topic      ${outputs.topicArn}`,
+        `  Connect    npm run connect -- ${LOCAL_STAGE}`,
+        `  Publish    npm run send-data -- ${LOCAL_STAGE} '{"hello":"world"}'`,
+        `  Logs       ${relative(process.cwd(), stage.logFile) || stage.logFile}   (Ctrl-C stops)`,
+        "",
+      ].join("\n"),
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    const shutdown = () => {
+      process.stderr.write("Stopping the local stage (clients get 1001 Going away)…\n");
+      // A second Ctrl-C does not wait for the $disconnect invocations.
+      process.once("SIGINT", () => process.exit(130));
+      stage.stop().then(resolve, resolve);
+    };
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+  });
+  return 0;
+});
