@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEPLOYED_STAGES } from "../../functions/contract.js";
+import { DEPLOYED_STAGES, STATE_BACKEND_ENV } from "../../functions/contract.js";
 import { checkReusableCalls } from "./calls.js";
 import { checkHygiene } from "./hygiene.js";
 import { checkNpmScripts, npmScriptsUsed } from "./npm-scripts.js";
@@ -110,5 +110,17 @@ describe("the repository's workflows", () => {
     expect(scripts).toEqual(["deploy", "smoke"]);
     const smoke = deploy.steps.find((s) => s.run?.includes("smoke"));
     expect(smoke?.run).toMatch(/--stage "\$STAGE" --json/);
+  });
+
+  it("give plan and deploy the state backend from repository variables of the contract's names", () => {
+    const expected = Object.fromEntries(
+      Object.values(STATE_BACKEND_ENV).map((name) => [name, expression(`vars.${name}`)]),
+    );
+    for (const [name, id] of [
+      ["pull-request.yml", "plan"],
+      ["deploy.yml", "deploy"],
+    ] as const) {
+      expect(job(name, id).raw.env).toMatchObject(expected);
+    }
   });
 });

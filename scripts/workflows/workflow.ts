@@ -101,7 +101,7 @@ export function parseWorkflow(file: string, text: string): Workflow {
       const path = ["jobs", id, "steps", index];
       const uses = asString(step.uses);
       return {
-        label: asString(step.name) ?? uses ?? `step ${index + 1}`,
+        label: asString(step.name) ?? uses?.split("@")[0] ?? `step ${index + 1}`,
         line: lineAt(path),
         uses,
         usesLine: lineAt([...path, "uses"]),
