@@ -1,0 +1,75 @@
+import { ExpectedError } from "../smoke/errors.js";
+import { resolveStageOutputs } from "../smoke/outputs.js";
+import { formatStep, formatVerdict } from "../smoke/report.js";
+import { runSmoke } from "../smoke/smoke.js";
+import { parseCommandLine, runCommand, stageArgument, UsageError } from "./cli.js";
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+const usage = `
+Usage: npm run smoke -- --stage <stage> [--json] [--timeout ms]
+
+Checks that a stage works end to end: two clients connect, a message published to the stage's
+SNS topic reaches both, a broadcast reaches both, a malformed frame gets an error frame, and
+closing leaves the registry as it was (checked on the local stage).
+Exits 0 when every step passed, 1 when one failed or the stage is not up, 2 for a usage error.
+
+  --stage <stage>   local, dev, staging or prod
+  --json            print one JSON result on stdout (the steps still print on stderr)
+  --timeout <ms>    bound on every wait (default ${DEFAULT_TIMEOUT_MS})
+
+Deployed stages use the standard AWS credential chain (AWS_PROFILE, SSO, CI's role).
+Example: npm run smoke -- --stage local
+`;
+
+runCommand(async () => {
+  const args = parseCommandLine(process.argv.slice(2), {
+    usage,
+    allowPositionals: true,
+    options: {
+      stage: { type: "string" },
+      json: { type: "boolean" },
+      timeout: { type: "string" },
+    },
+  });
+  if (args === undefined) return 0;
+  const [positional] = args.positionals;
+  if (positional !== undefined) {
+    throw new UsageError(
+      `Name the stage with --stage: npm run smoke -- --stage ${positional}\n\n${usage.trim()}`,
+    );
+  }
+  const stage = stageArgument(args.values.stage, usage);
+  const timeoutMs = timeoutArgument(args.values.timeout);
+  const json = args.values.json === true;
+  const progress = json ? process.stderr : process.stdout;
+
+  let outputs: Awaited<ReturnType<typeof resolveStageOutputs>>;
+  try {
+    outputs = await resolveStageOutputs(stage);
+  } catch (error) {
+    if (json && error instanceof ExpectedError) {
+      process.stdout.write(`${JSON.stringify({ stage, passed: false, error: error.message })}\n`);
+    }
+    throw error;
+  }
+  progress.write(`smoke ${stage}: ${outputs.websocketUrl} (timeout ${timeoutMs} ms per wait)\n`);
+  const result = await runSmoke(outputs, {
+    timeoutMs,
+    onStep: (step) => progress.write(`${formatStep(step)}\n`),
+  });
+  progress.write(`${formatVerdict(result)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  return result.passed ? 0 : 1;
+});
+
+function timeoutArgument(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+  const timeout = Number(value);
+  if (!Number.isInteger(timeout) || timeout <= 0) {
+    throw new UsageError(
+      `--timeout takes a whole number of milliseconds, e.g. --timeout 5000 (got "${value}").\n\n${usage.trim()}`,
+    );
+  }
+  return timeout;
+}
