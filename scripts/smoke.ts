@@ -3,6 +3,7 @@ import { resolveStageOutputs } from "../smoke/outputs.js";
 import { formatStep, formatVerdict } from "../smoke/report.js";
 import { runSmoke } from "../smoke/smoke.js";
 import { parseCommandLine, runCommand, stageArgument, UsageError } from "./cli.js";
+import { millisecondsOption } from "./milliseconds-option.js";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -40,7 +41,7 @@ runCommand(async () => {
     );
   }
   const stage = stageArgument(args.values.stage, usage);
-  const timeoutMs = timeoutArgument(args.values.timeout);
+  const timeoutMs = millisecondsOption("--timeout", args.values.timeout, DEFAULT_TIMEOUT_MS, usage);
   const json = args.values.json === true;
   const progress = json ? process.stderr : process.stdout;
 
@@ -62,14 +63,3 @@ runCommand(async () => {
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   return result.passed ? 0 : 1;
 });
-
-function timeoutArgument(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_TIMEOUT_MS;
-  const timeout = Number(value);
-  if (!Number.isInteger(timeout) || timeout <= 0) {
-    throw new UsageError(
-      `--timeout takes a whole number of milliseconds, e.g. --timeout 5000 (got "${value}").\n\n${usage.trim()}`,
-    );
-  }
-  return timeout;
-}

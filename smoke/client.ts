@@ -70,6 +70,7 @@ export class TestClient {
   private cursor = 0;
   private closure: Closure | undefined;
   private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<(frame: Frame) => void>();
   private readonly closed: Promise<Closure>;
 
   private constructor(
@@ -82,7 +83,9 @@ export class TestClient {
   ) {
     socket.on("message", (data, isBinary) => {
       const text = isBinary ? Buffer.from(data as Buffer).toString("base64") : String(data);
-      this.frames.push({ data: text, at: performance.now() });
+      const frame = { data: text, at: performance.now() };
+      this.frames.push(frame);
+      for (const listener of this.listeners) listener(frame);
       this.wake();
     });
     this.closed = new Promise((resolve) => {
@@ -160,6 +163,16 @@ export class TestClient {
       );
     }
     this.socket.send(data);
+  }
+
+  /**
+   * Calls `listener` with every frame received so far (one may arrive with the handshake, before
+   * anyone could listen) and every later one, until the returned function is called.
+   */
+  onFrame(listener: (frame: Frame) => void): () => void {
+    for (const frame of this.frames) listener(frame);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Index of the next frame to arrive: pass it to `framesSince`. */
