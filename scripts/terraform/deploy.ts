@@ -1,0 +1,85 @@
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  DEPLOYED_STAGES,
+  type DeployedStage,
+  STACK_OUTPUTS,
+  type StageOutputs,
+} from "../../functions/contract.js";
+import { ExpectedError } from "../../smoke/errors.js";
+import { recordStageOutputs } from "../../smoke/outputs.js";
+import { parseCommandLine, runCommand } from "../cli.js";
+import { formatPlanSummary } from "./plan-summary.js";
+import { deployedStageArgument, planStage, prepareStageStack } from "./stage-stack.js";
+import { type TerraformRun, terraform } from "./terraform.js";
+
+const USAGE = `
+Usage: npm run deploy -- <stage> [--plan FILE] [--json]
+
+Applies the synthesized stack of a deployed stage (${DEPLOYED_STAGES.join(", ")}) to AWS, then records
+its outputs for \`npm run outputs\`, \`npm run smoke\` and the other commands. Without --plan it plans
+first and applies exactly that plan. Needs \`npm run synth\` first and AWS credentials.
+
+  --plan FILE  apply this saved plan (from \`npm run plan\`) instead
+  --json       print the stage's outputs as JSON when done (terraform's output goes to stderr)
+`;
+
+/** Reads the stack's Terraform outputs as StageOutputs. */
+export async function readStackOutputs(
+  stage: DeployedStage,
+  run: TerraformRun,
+): Promise<StageOutputs> {
+  const { stdout } = await terraform(["output", "-json"], run, "terraform output");
+  const raw = JSON.parse(stdout) as Record<string, { value?: unknown } | undefined>;
+  const outputs: Record<string, string> = { stage };
+  const missing: string[] = [];
+  for (const key of STACK_OUTPUTS) {
+    const value = raw[key]?.value;
+    if (typeof value === "string" && value !== "") outputs[key] = value;
+    else missing.push(key);
+  }
+  if (missing.length > 0) {
+    throw new ExpectedError(
+      `The applied stack of ${stage} lacks the outputs ${missing.join(", ")}.`,
+    );
+  }
+  return outputs as unknown as StageOutputs;
+}
+
+async function main(): Promise<number> {
+  const parsed = parseCommandLine(process.argv.slice(2), {
+    usage: USAGE,
+    allowPositionals: true,
+    options: { plan: { type: "string" }, json: { type: "boolean" } },
+  });
+  if (parsed === undefined) return 0;
+  const stage = deployedStageArgument(parsed.positionals[0], USAGE);
+  const stack = await prepareStageStack(stage);
+  let planFile: string;
+  if (parsed.values.plan === undefined) {
+    planFile = join(tmpdir(), `websocket-stages-${stage}-${process.pid}.tfplan`);
+    const summary = await planStage(stack, planFile);
+    process.stderr.write(`\nApplying to ${stage}: ${formatPlanSummary(summary)}\n`);
+  } else {
+    planFile = resolve(parsed.values.plan);
+  }
+  const run: TerraformRun = { dir: stack.dir, env: stack.env, output: "stream" };
+  try {
+    await terraform(["apply", "-input=false", "-auto-approve", planFile], run, "terraform apply");
+  } finally {
+    if (parsed.values.plan === undefined) await rm(planFile, { force: true });
+  }
+  const outputs = await readStackOutputs(stage, { ...run, output: "capture" });
+  const file = await recordStageOutputs(outputs);
+  if (parsed.values.json === true) {
+    process.stdout.write(`${JSON.stringify(outputs)}\n`);
+  } else {
+    process.stdout.write(
+      `\nDeployed ${stage}: ${outputs.websocketUrl}\nOutputs recorded in ${file}.\n`,
+    );
+  }
+  return 0;
+}
+
+runCommand(main);

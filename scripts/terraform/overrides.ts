@@ -1,0 +1,44 @@
+import { cp, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { backendJson, type StateBackend } from "../../stacks/backend.js";
+
+/**
+ * Terraform override files (`*_override.tf.json`) adjust a synthesized stack for where it runs —
+ * the state backend chosen at plan time, offline planning, an emulator — without resynthesizing.
+ */
+
+/** Puts the stack's state where `backend` says (replacing the synthesized backend block). */
+export async function overrideBackend(dir: string, backend: StateBackend): Promise<void> {
+  await writeOverride(dir, "backend", { terraform: { backend: backendJson(backend) } });
+}
+
+/** AWS provider settings merged over the stack's own (region and default tags stay). */
+export async function overrideProvider(
+  dir: string,
+  settings: Record<string, unknown>,
+): Promise<void> {
+  await writeOverride(dir, "provider", { provider: { aws: settings } });
+}
+
+/** Provider settings that let `terraform plan` run with no AWS account or network. */
+export const OFFLINE_PROVIDER = {
+  access_key: "offline",
+  secret_key: "offline",
+  skip_credentials_validation: true,
+  skip_requesting_account_id: true,
+  skip_metadata_api_check: true,
+} as const;
+
+/** A scratch copy of a synthesized stack (its JSON and assets, never its .terraform). */
+export async function copyStack(from: string, to: string): Promise<string> {
+  await cp(from, to, {
+    recursive: true,
+    filter: (source) =>
+      !source.includes(`${join(from, ".terraform")}`) && !source.endsWith(".tfstate"),
+  });
+  return to;
+}
+
+async function writeOverride(dir: string, name: string, content: unknown): Promise<void> {
+  await writeFile(join(dir, `${name}_override.tf.json`), `${JSON.stringify(content, null, 2)}\n`);
+}

@@ -1,0 +1,81 @@
+/** What a saved plan would do, from `terraform show -json <plan>`. */
+
+export type ChangeKind = "create" | "update" | "replace" | "delete";
+
+export interface ResourceChange {
+  readonly address: string;
+  readonly kind: ChangeKind;
+  /** Top-level attributes whose planned value differs from the current one (updates only). */
+  readonly attributes: readonly string[];
+}
+
+export interface PlanSummary {
+  readonly changes: readonly ResourceChange[];
+  readonly counts: Readonly<Record<ChangeKind, number>>;
+  readonly unchanged: number;
+}
+
+interface PlanJson {
+  readonly resource_changes?: ReadonlyArray<{
+    readonly address: string;
+    readonly change: {
+      readonly actions: readonly string[];
+      readonly before?: Record<string, unknown> | null;
+      readonly after?: Record<string, unknown> | null;
+    };
+  }>;
+}
+
+function kindOf(actions: readonly string[]): ChangeKind | undefined {
+  if (actions.includes("create") && actions.includes("delete")) return "replace";
+  if (actions.includes("create")) return "create";
+  if (actions.includes("delete")) return "delete";
+  if (actions.includes("update")) return "update";
+  return undefined;
+}
+
+function changedAttributes(
+  before: Record<string, unknown> | null | undefined,
+  after: Record<string, unknown> | null | undefined,
+): string[] {
+  if (!before || !after) return [];
+  return Object.keys(after)
+    .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
+    .sort();
+}
+
+export function summarizePlan(planJson: string): PlanSummary {
+  const plan = JSON.parse(planJson) as PlanJson;
+  const counts: Record<ChangeKind, number> = { create: 0, update: 0, replace: 0, delete: 0 };
+  const changes: ResourceChange[] = [];
+  let unchanged = 0;
+  for (const resource of plan.resource_changes ?? []) {
+    const kind = kindOf(resource.change.actions);
+    if (kind === undefined) {
+      unchanged += 1;
+      continue;
+    }
+    counts[kind] += 1;
+    changes.push({
+      address: resource.address,
+      kind,
+      attributes:
+        kind === "update" ? changedAttributes(resource.change.before, resource.change.after) : [],
+    });
+  }
+  return { changes, counts, unchanged };
+}
+
+const SIGN: Record<ChangeKind, string> = { create: "+", update: "~", replace: "-/+", delete: "-" };
+
+export function formatPlanSummary(summary: PlanSummary): string {
+  const { counts } = summary;
+  const lines = [
+    `${counts.create} to create, ${counts.update} to update, ${counts.replace} to replace, ${counts.delete} to delete, ${summary.unchanged} unchanged`,
+  ];
+  for (const change of summary.changes) {
+    const detail = change.attributes.length > 0 ? ` (${change.attributes.join(", ")})` : "";
+    lines.push(`  ${SIGN[change.kind].padEnd(3)} ${change.address}${detail}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,68 @@
+import { spawn } from "node:child_process";
+import { ExpectedError } from "../../smoke/errors.js";
+
+/** Terraform is not on PATH: say where to get it. */
+export class TerraformMissingError extends ExpectedError {
+  override readonly name = "TerraformMissingError";
+  constructor() {
+    super(
+      "terraform was not found on PATH. Install Terraform 1.10 or newer " +
+        "(https://developer.hashicorp.com/terraform/install), or put its folder on PATH, then run this again.",
+    );
+  }
+}
+
+export interface TerraformRun {
+  /** The stack folder (`-chdir`). */
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+  /**
+   * "stream": terraform's output goes to stderr as it comes (long operations show progress);
+   * "capture": kept and shown only when terraform fails.
+   */
+  readonly output: "stream" | "capture";
+}
+
+export interface TerraformResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs terraform; resolves with its exit code (non-zero too: callers decide what it means). */
+export function runTerraform(args: readonly string[], run: TerraformRun): Promise<TerraformResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("terraform", [`-chdir=${run.dir}`, ...args], {
+      env: { CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", ...run.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      if (run.output === "stream") process.stderr.write(chunk);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      if (run.output === "stream") process.stderr.write(chunk);
+    });
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      reject(error.code === "ENOENT" ? new TerraformMissingError() : error);
+    });
+    child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Runs terraform and fails with what it said unless it exits 0. */
+export async function terraform(
+  args: readonly string[],
+  run: TerraformRun,
+  what: string,
+): Promise<TerraformResult> {
+  const result = await runTerraform(args, run);
+  if (result.code !== 0) {
+    const said = run.output === "capture" ? `\n${(result.stderr || result.stdout).trim()}` : "";
+    throw new ExpectedError(`${what} failed (terraform ${args[0]} exited ${result.code}).${said}`);
+  }
+  return result;
+}

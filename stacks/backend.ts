@@ -1,0 +1,59 @@
+import {
+  type DeployedStage,
+  PROJECT,
+  STATE_BACKEND_ENV,
+  stackName,
+} from "../functions/contract.js";
+
+export type StateBackend =
+  | {
+      readonly type: "s3";
+      readonly bucket: string;
+      readonly key: string;
+      readonly region: string;
+      readonly encrypt: true;
+      /** S3-native state locking (Terraform 1.10+): no DynamoDB table. */
+      readonly useLockfile: true;
+    }
+  | {
+      readonly type: "local";
+      /** Relative to the stack's folder, so the synthesized JSON is the same on every machine. */
+      readonly path: string;
+    };
+
+/**
+ * Where a stage's Terraform state lives: S3 (one key per stage) when STATE_BACKEND_ENV.bucket is
+ * set, else a file next to the stack.
+ */
+export function stateBackend(
+  stage: DeployedStage,
+  stageRegion: string,
+  env: NodeJS.ProcessEnv,
+): StateBackend {
+  const bucket = env[STATE_BACKEND_ENV.bucket];
+  if (bucket === undefined || bucket === "") {
+    return { type: "local", path: "terraform.tfstate" };
+  }
+  return {
+    type: "s3",
+    bucket,
+    key: `${PROJECT}/${stackName(stage)}.tfstate`,
+    region: env[STATE_BACKEND_ENV.region] || stageRegion,
+    encrypt: true,
+    useLockfile: true,
+  };
+}
+
+/** The backend as Terraform JSON (`terraform.backend`), e.g. for an override file. */
+export function backendJson(backend: StateBackend): Record<string, Record<string, unknown>> {
+  if (backend.type === "local") return { local: { path: backend.path } };
+  return {
+    s3: {
+      bucket: backend.bucket,
+      key: backend.key,
+      region: backend.region,
+      encrypt: backend.encrypt,
+      use_lockfile: backend.useLockfile,
+    },
+  };
+}
