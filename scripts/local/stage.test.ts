@@ -1,0 +1,283 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  GetConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from "@aws-sdk/client-apigatewaymanagementapi";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { STATE_DIR_ENV } from "../../functions/contract.js";
+import { bundleFunctions } from "../bundle.js";
+import { type RunningLocalStage, startLocalStage } from "./stage.js";
+
+/**
+ * End to end: the real bundles behind the local stage, driven by `ws` clients and the real SDK
+ * clients, as a user's code and the smoke test drive it.
+ */
+
+const credentials = { accessKeyId: "any", secretAccessKey: "thing" };
+let dir: string;
+let stage: RunningLocalStage;
+let s3: S3Client;
+let sns: SNSClient;
+let management: ApiGatewayManagementApiClient;
+const clients: Client[] = [];
+
+/** A ws client that keeps every frame it receives. */
+interface Client {
+  readonly socket: WebSocket;
+  readonly received: string[];
+  connectionId: string;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "local-stage-"));
+  // Bundles built from the current source into this test's own folder: never stale, never racing
+  // another process over dist/.
+  const distDir = join(dir, "dist");
+  await bundleFunctions(distDir);
+  stage = await startLocalStage({ port: 0, stateDir: join(dir, "state"), distDir });
+  const { outputs } = stage;
+  s3 = new S3Client({ endpoint: outputs.endpoints?.s3, region: outputs.region, credentials });
+  sns = new SNSClient({ endpoint: outputs.endpoints?.sns, region: outputs.region, credentials });
+  management = new ApiGatewayManagementApiClient({
+    endpoint: outputs.managementEndpoint,
+    region: outputs.region,
+    credentials,
+    maxAttempts: 1,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) client.socket.terminate();
+  await stage?.stop();
+  for (const client of [s3, sns, management]) client?.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function until<T>(
+  probe: () => Promise<T | false | undefined> | T | false | undefined,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + 8000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The connection ids in the registry, read back from its keys (prefix + base64url(id)). */
+async function registryIds(): Promise<string[]> {
+  const { outputs } = stage;
+  const listed = await s3.send(
+    new ListObjectsV2Command({
+      Bucket: outputs.connectionsBucket,
+      Prefix: outputs.connectionsPrefix,
+    }),
+  );
+  return (listed.Contents ?? []).map((object) =>
+    Buffer.from((object.Key ?? "").slice(outputs.connectionsPrefix.length), "base64url").toString(
+      "utf8",
+    ),
+  );
+}
+
+async function registryEntry(connectionId: string): Promise<Record<string, unknown>> {
+  const { outputs } = stage;
+  const got = await s3.send(
+    new GetObjectCommand({
+      Bucket: outputs.connectionsBucket,
+      Key: outputs.connectionsPrefix + Buffer.from(connectionId).toString("base64url"),
+    }),
+  );
+  return JSON.parse((await got.Body?.transformToString()) ?? "") as Record<string, unknown>;
+}
+
+/** Connects a client and learns its connection id from the registry object $connect wrote. */
+async function connect(): Promise<Client> {
+  const before = new Set(await registryIds());
+  const socket = new WebSocket(stage.outputs.websocketUrl);
+  const client: Client = { socket, received: [], connectionId: "" };
+  socket.on("message", (data) => client.received.push(data.toString()));
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  const ids = await registryIds();
+  client.connectionId = ids.find((id) => !before.has(id)) ?? "";
+  expect(client.connectionId).toMatch(/^[A-Za-z0-9+/]{15}=$/);
+  clients.push(client);
+  return client;
+}
+
+function lastFrame(client: Client, count: number): Promise<string> {
+  return until(() => client.received.length >= count && client.received[count - 1], "a frame");
+}
+
+describe("local stage end to end", () => {
+  let a: Client;
+  let b: Client;
+  let c: Client;
+
+  it("registers every connected client in the S3 registry", async () => {
+    a = await connect();
+    b = await connect();
+    c = await connect();
+    expect(new Set(await registryIds())).toEqual(
+      new Set([a.connectionId, b.connectionId, c.connectionId]),
+    );
+    for (const client of [a, b, c]) {
+      expect(await registryEntry(client.connectionId)).toMatchObject({
+        connectionId: client.connectionId,
+        sourceIp: "127.0.0.1",
+      });
+    }
+  });
+
+  it("broadcasts a message to every client", async () => {
+    a.socket.send(JSON.stringify({ action: "broadcast", message: { text: "hi all" } }));
+    for (const client of [a, b, c]) {
+      expect(JSON.parse(await lastFrame(client, 1))).toEqual({ message: { text: "hi all" } });
+    }
+  });
+
+  it("delivers sendmessage data to every client", async () => {
+    b.socket.send(JSON.stringify({ action: "sendmessage", data: "plain data" }));
+    for (const client of [a, b, c]) expect(await lastFrame(client, 2)).toBe("plain data");
+  });
+
+  it("fans out a message published to the stage's topic", async () => {
+    await sns.send(
+      new PublishCommand({ TopicArn: stage.outputs.topicArn, Message: '{"hello":"world"}' }),
+    );
+    for (const client of [a, b, c]) expect(await lastFrame(client, 3)).toContain("world");
+  });
+
+  it("answers bad input with an error frame to the sender only", async () => {
+    c.socket.send("this is not json");
+    const frame = JSON.parse(await lastFrame(c, 4)) as { error: { code: string; message: string } };
+    expect(frame.error.code).toBe("not_json");
+    expect(frame.error.message).toMatch(/not JSON/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(a.received).toHaveLength(3);
+  });
+
+  it("gets, posts to and deletes a connection through the Management API", async () => {
+    const described = await management.send(
+      new GetConnectionCommand({ ConnectionId: a.connectionId }),
+    );
+    expect(described.Identity?.SourceIp).toBe("127.0.0.1");
+    expect(described.ConnectedAt).toBeInstanceOf(Date);
+    await management.send(
+      new PostToConnectionCommand({ ConnectionId: a.connectionId, Data: "direct" }),
+    );
+    expect(await lastFrame(a, 4)).toBe("direct");
+    const closed = new Promise<number>((resolve) => c.socket.once("close", resolve));
+    await management.send(new DeleteConnectionCommand({ ConnectionId: c.connectionId }));
+    await closed;
+    await until(
+      async () => !(await registryIds()).includes(c.connectionId),
+      "$disconnect to unregister c",
+    );
+    const gone = await management
+      .send(new PostToConnectionCommand({ ConnectionId: c.connectionId, Data: "x" }))
+      .catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(GoneException);
+  });
+
+  it("removes a stale registry entry when delivery finds it gone", async () => {
+    const { outputs } = stage;
+    const stale = "StaleId0+/Abcd=";
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: outputs.connectionsBucket,
+        Key: outputs.connectionsPrefix + Buffer.from(stale).toString("base64url"),
+        Body: JSON.stringify({ connectionId: stale, connectedAt: new Date().toISOString() }),
+      }),
+    );
+    a.socket.send(JSON.stringify({ action: "broadcast", message: "after the stale one" }));
+    expect(JSON.parse(await lastFrame(b, 4))).toEqual({ message: "after the stale one" });
+    await until(async () => !(await registryIds()).includes(stale), "the stale id to be removed");
+  });
+
+  it("shrinks the registry when a client closes", async () => {
+    b.socket.close();
+    await until(async () => {
+      const ids = await registryIds();
+      return ids.length === 1 && ids[0] === a.connectionId;
+    }, "b to be unregistered");
+  });
+
+  it("prints the running stage's outputs with `npm run outputs -- local --json`", async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "scripts/outputs.ts", "local", "--json"],
+      { env: { ...process.env, [STATE_DIR_ENV]: join(dir, "state") } },
+    );
+    const printed = JSON.parse(stdout) as Record<string, unknown>;
+    expect(printed).toEqual(stage.outputs);
+    expect(Object.keys(printed).sort()).toEqual(
+      [
+        "stage",
+        "region",
+        "websocketUrl",
+        "managementEndpoint",
+        "topicArn",
+        "connectionsBucket",
+        "connectionsPrefix",
+        "endpoints",
+      ].sort(),
+    );
+    expect(printed.endpoints).toEqual({
+      s3: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      sns: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+    });
+  });
+
+  it("refuses the handshake when $connect cannot register the connection", async () => {
+    const { outputs } = stage;
+    const keys =
+      (await s3.send(new ListObjectsV2Command({ Bucket: outputs.connectionsBucket }))).Contents ??
+      [];
+    if (keys.length > 0) {
+      await s3.send(
+        new DeleteObjectsCommand({
+          Bucket: outputs.connectionsBucket,
+          Delete: { Objects: keys.map((k) => ({ Key: k.Key })) },
+        }),
+      );
+    }
+    await s3.send(new DeleteBucketCommand({ Bucket: outputs.connectionsBucket }));
+    try {
+      const socket = new WebSocket(outputs.websocketUrl);
+      const status = await new Promise<number>((resolve, reject) => {
+        socket.once("unexpected-response", (request, response) => {
+          request.destroy();
+          resolve(response.statusCode ?? 0);
+        });
+        socket.once("open", () => reject(new Error("the handshake was accepted")));
+      });
+      expect(status).toBeGreaterThanOrEqual(500);
+    } finally {
+      await s3.send(new CreateBucketCommand({ Bucket: outputs.connectionsBucket }));
+    }
+  });
+});
