@@ -21,6 +21,9 @@ const QUIET_FIELDS = new Set([
   "function_name",
   "function_request_id",
   "cold_start",
+  // The invocation line beneath shows the connection; request ids only add width.
+  "connectionId",
+  "requestId",
 ]);
 
 function clock(iso: string): string {
@@ -63,7 +66,7 @@ export function renderLogEntry(entry: LocalLogEntry, colour: boolean): string {
           : level === "WARN"
             ? paint("yellow", text)
             : text;
-      return `${time}    ${paint("dim", `${entry.function} │`)} ${level === "" ? "" : `${level} `}${styled}`;
+      return `${time}    ${paint("dim", `${entry.function.padEnd(10)} │`)} ${level === "" ? "" : `${level} `}${styled}`;
     }
     case "gateway": {
       const code = entry.code === undefined ? "" : ` ${entry.code}`;

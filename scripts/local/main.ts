@@ -1,4 +1,4 @@
-import { relative } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ARTIFACTS, LOCAL_STAGE } from "../../functions/contract.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
@@ -18,6 +18,8 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
   --s3-port <n>        S3                           (env WEBSOCKET_STAGES_S3_PORT, default ${DEFAULT_PORTS.s3})
   --sns-port <n>       SNS                          (env WEBSOCKET_STAGES_SNS_PORT, default ${DEFAULT_PORTS.sns})
                        0 picks any free port.
+  --dist-dir <dir>     run the bundles in <dir> (e.g. a downloaded CI build) instead of dist/;
+                       they are not rebuilt
   --json               print the outputs and every log entry as JSON lines
 
 Example: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
@@ -38,6 +40,12 @@ function portOption(flag: string, value: string | undefined, envName: string): n
   return port;
 }
 
+/** Relative to the working directory when inside it. */
+function shortPath(path: string): string {
+  const shown = relative(process.cwd(), path);
+  return shown.startsWith("..") || isAbsolute(shown) ? path : shown;
+}
+
 runCommand(async () => {
   const args = parseCommandLine(process.argv.slice(2), {
     usage,
@@ -46,6 +54,7 @@ runCommand(async () => {
       port: { type: "string" },
       "s3-port": { type: "string" },
       "sns-port": { type: "string" },
+      "dist-dir": { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -56,8 +65,9 @@ runCommand(async () => {
   const host = args.values.host ?? (process.env.WEBSOCKET_STAGES_HOST || undefined);
   const json = args.values.json === true;
 
-  const distDir = `${ROOT}${ARTIFACTS.dir}`;
-  const outdated = await bundlesOutdated(ROOT, distDir);
+  const givenDist = args.values["dist-dir"];
+  const distDir = givenDist === undefined ? join(ROOT, ARTIFACTS.dir) : resolve(givenDist);
+  const outdated = givenDist === undefined ? await bundlesOutdated(ROOT, distDir) : undefined;
   if (outdated !== undefined) {
     process.stderr.write(`Building the bundles (${outdated}): npm run bundle …\n`);
     await buildBundles(ROOT);
@@ -86,7 +96,7 @@ runCommand(async () => {
         `  Topic      ${outputs.topicArn}`,
         `  Connect    npm run connect -- ${LOCAL_STAGE}`,
         `  Publish    npm run send-data -- ${LOCAL_STAGE} '{"hello":"world"}'`,
-        `  Logs       ${relative(process.cwd(), stage.logFile) || stage.logFile}   (Ctrl-C stops)`,
+        `  Logs       ${shortPath(stage.logFile)}   (Ctrl-C stops)`,
         "",
       ].join("\n"),
     );

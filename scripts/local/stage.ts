@@ -171,6 +171,9 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
         AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
         AWS_ENDPOINT_URL_SNS: outputs.endpoints?.sns,
         AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
+        // The SDK warns once per bundle when this machine's Node is older than 22; the functions
+        // themselves run on the nodejs22.x runtime, so the warning says nothing about them.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       },
     });
   } catch (error) {

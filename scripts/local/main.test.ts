@@ -1,0 +1,94 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { access, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { CLOSE_CODES, STATE_DIR_ENV, type StageOutputs } from "../../functions/contract.js";
+import { bundleFunctions } from "../bundle.js";
+
+/** `npm start` as a user runs it: the CLI in its own process, stopped with Ctrl-C (SIGINT). */
+
+let dir: string;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "local-cli-"));
+  await bundleFunctions(join(dir, "dist"));
+}, 120_000);
+
+afterAll(async () => {
+  child?.kill("SIGKILL");
+  await rm(dir, { recursive: true, force: true });
+});
+
+function cli(args: string[]) {
+  return [
+    process.execPath,
+    ["--import", "tsx", "scripts/local/main.ts", ...args],
+    { env: { ...process.env, [STATE_DIR_ENV]: join(dir, "state") } },
+  ] as const;
+}
+
+describe("npm start", () => {
+  it("prints a ready line, serves clients, and on Ctrl-C closes them with 1001 and exits 0", async () => {
+    const [command, args, options] = cli([
+      "--port",
+      "0",
+      "--json",
+      "--dist-dir",
+      join(dir, "dist"),
+    ]);
+    const started = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+    child = started;
+    const lines = createInterface({ input: started.stdout });
+    let outputs: StageOutputs | undefined;
+    for await (const line of lines) {
+      const parsed = JSON.parse(line) as { type: string; outputs?: StageOutputs };
+      if (parsed.type === "ready") {
+        outputs = parsed.outputs;
+        break;
+      }
+    }
+    expect(outputs?.websocketUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/local$/);
+    await access(join(dir, "state", "local.json"));
+
+    const socket = new WebSocket(outputs?.websocketUrl ?? "");
+    await once(socket, "open");
+    const closed = once(socket, "close");
+    const exited = once(started, "exit");
+    started.kill("SIGINT");
+    const [code] = (await closed) as [number];
+    expect(code).toBe(CLOSE_CODES.goingAway);
+    expect(await exited).toEqual([0, null]);
+    await expect(access(join(dir, "state", "local.json"))).rejects.toThrow();
+  });
+
+  it("exits 2 naming the bad value when a port is not a number", async () => {
+    const [command, args, options] = cli(["--port", "eighty"]);
+    const failure = (await promisify(execFile)(command, args, options).catch(
+      (e: unknown) => e,
+    )) as {
+      code: number;
+      stderr: string;
+    };
+    expect(failure.code).toBe(2);
+    expect(failure.stderr).toContain("--port eighty is not a port");
+  });
+
+  it("says which bundles are missing and how to build them", async () => {
+    const [command, args, options] = cli(["--port", "0", "--dist-dir", join(dir, "nowhere")]);
+    const failure = (await promisify(execFile)(command, args, options).catch(
+      (e: unknown) => e,
+    )) as {
+      code: number;
+      stderr: string;
+    };
+    expect(failure.code).toBe(1);
+    expect(failure.stderr).toContain("npm run bundle");
+    expect(failure.stderr).not.toMatch(/\n\s+at /);
+  });
+});
