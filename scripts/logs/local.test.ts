@@ -1,0 +1,123 @@
+import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { LocalLogEntry } from "../local/local-log.js";
+import { followLocalLog, formatLocalEntry, localEntrySource, parseLocalLine } from "./local.js";
+
+const invocation: LocalLogEntry = {
+  time: "2026-11-23T10:00:01.250Z",
+  type: "invocation",
+  function: "message",
+  requestId: "r-1",
+  trigger: "broadcast",
+  connectionId: "L0SM9cOFvHcCIhw=",
+  durationMs: 12.4,
+  result: "ok",
+  statusCode: 200,
+};
+const powertools: LocalLogEntry = {
+  time: "2026-11-23T10:00:01.240Z",
+  type: "log",
+  function: "subscriber",
+  requestId: "r-2",
+  stream: "stdout",
+  line: JSON.stringify({
+    level: "INFO",
+    message: "Delivered",
+    timestamp: "2026-11-23T10:00:01.240Z",
+    service: "websocket-stages",
+    cold_start: true,
+    delivered: 2,
+    gone: 0,
+  }),
+};
+const gateway: LocalLogEntry = {
+  time: "2026-11-23T10:00:02.000Z",
+  type: "gateway",
+  event: "closed",
+  connectionId: "abc=",
+  code: 1000,
+  reason: "done",
+};
+
+describe("formatLocalEntry", () => {
+  it("shows an invocation's trigger, result, status, duration and connection", () => {
+    expect(formatLocalEntry(invocation)).toBe(
+      "10:00:01.250 message     broadcast → ok 200 in 12 ms connection L0SM9cOFvHcCIhw=",
+    );
+  });
+
+  it("shows a Powertools line as level, message and the keys that matter", () => {
+    expect(formatLocalEntry(powertools)).toBe(
+      '10:00:01.240 subscriber  INFO  Delivered {"delivered":2,"gone":0}',
+    );
+  });
+
+  it("shows a plain function line as it is, marking stderr", () => {
+    const line = { ...powertools, stream: "stderr", line: "boom" } as const;
+    expect(formatLocalEntry(line)).toBe("10:00:01.240 subscriber  (stderr) boom");
+  });
+
+  it("shows gateway events as the api source", () => {
+    expect(formatLocalEntry(gateway)).toBe("10:00:02.000 api         closed abc= (1000 done)");
+    expect(localEntrySource(gateway)).toBe("api");
+    expect(localEntrySource(invocation)).toBe("message");
+  });
+
+  it("keeps a line that is not an entry as text", () => {
+    expect(parseLocalLine("not json")).toBe("not json");
+    expect(parseLocalLine('{"type":"other"}')).toBe('{"type":"other"}');
+    expect(parseLocalLine(JSON.stringify(gateway))).toEqual(gateway);
+  });
+});
+
+describe("followLocalLog", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "logs-local-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function follow(file: string, lines: number, act: () => Promise<void>, want: number) {
+    const seen: string[] = [];
+    const controller = new AbortController();
+    const following = followLocalLog(file, {
+      lines,
+      signal: controller.signal,
+      pollMs: 10,
+      onLine: (line) => seen.push(line),
+    });
+    await act();
+    const deadline = Date.now() + 5000;
+    while (seen.length < want && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    controller.abort();
+    await following;
+    return seen;
+  }
+
+  it("shows the last lines, then each whole line appended, holding back a half-written one", async () => {
+    const file = join(dir, "local.log");
+    await writeFile(file, "one\ntwo\nthree\nhal");
+    const seen = await follow(
+      file,
+      2,
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await appendFile(file, "f\nfour\n");
+      },
+      4,
+    );
+    expect(seen).toEqual(["two", "three", "half", "four"]);
+  });
+
+  it("waits for a log that does not exist yet", async () => {
+    const file = join(dir, "later.log");
+    const seen = await follow(file, 10, () => writeFile(file, "first\n"), 1);
+    expect(seen).toEqual(["first"]);
+  });
+});
