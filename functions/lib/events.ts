@@ -16,16 +16,19 @@ export interface WebsocketIdentity {
   readonly userAgent?: string;
 }
 
-export type ConnectEvent = APIGatewayProxyWebsocketEventV2WithRequestContext<
-  APIGatewayEventWebsocketRequestContextV2 & { readonly identity?: WebsocketIdentity }
-> & {
-  readonly headers?: APIGatewayProxyEventHeaders;
-  readonly multiValueHeaders?: APIGatewayProxyEventMultiValueHeaders;
+/** $connect and $disconnect carry no messageId (there is no message). */
+type LifecycleRequestContext = Omit<APIGatewayEventWebsocketRequestContextV2, "messageId"> & {
+  readonly identity?: WebsocketIdentity;
 };
 
+export type ConnectEvent =
+  APIGatewayProxyWebsocketEventV2WithRequestContext<LifecycleRequestContext> & {
+    readonly headers?: APIGatewayProxyEventHeaders;
+    readonly multiValueHeaders?: APIGatewayProxyEventMultiValueHeaders;
+  };
+
 export type DisconnectEvent = APIGatewayProxyWebsocketEventV2WithRequestContext<
-  APIGatewayEventWebsocketRequestContextV2 & {
-    readonly identity?: WebsocketIdentity;
+  LifecycleRequestContext & {
     readonly disconnectStatusCode?: number;
     readonly disconnectReason?: string;
   }

@@ -44,6 +44,7 @@ function failure(code: ErrorCode, message: string): ParseResult {
 function describeType(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
   return `a ${typeof value}`;
 }
 

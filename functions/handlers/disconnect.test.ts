@@ -1,0 +1,80 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { ActionRecorder, declaredActions, mockS3, s3Error } from "../fixtures/aws.js";
+import { disconnectEvent, functionEnvironment, lambdaContext } from "../fixtures/events.js";
+import { LogCapture } from "../fixtures/logs.js";
+
+const bucket = mockS3();
+const recorder = new ActionRecorder();
+const logs = new LogCapture();
+let handler: typeof import("./disconnect.js").handler;
+
+beforeAll(async () => {
+  for (const [name, value] of Object.entries(functionEnvironment("disconnect"))) {
+    vi.stubEnv(name, value);
+  }
+  ({ handler } = await import("./disconnect.js"));
+});
+afterAll(() => vi.unstubAllEnvs());
+beforeEach(() => {
+  bucket.mock.reset();
+  bucket.objects.clear();
+  bucket.failures.clear();
+  bucket.install();
+  logs.start();
+});
+afterEach(() => {
+  logs.stop();
+  recorder.record(bucket.mock);
+});
+
+describe("disconnect handler", () => {
+  it("removes the closed connection and leaves the others", async () => {
+    bucket.register("gone+/=", "stays+/=");
+
+    const result = await handler(disconnectEvent("gone+/="), lambdaContext("disconnect"));
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(bucket.connectionIds()).toEqual(["stays+/="]);
+  });
+
+  it("succeeds again for a connection already removed (idempotent)", async () => {
+    bucket.register("twice=");
+
+    const first = await handler(disconnectEvent("twice="), lambdaContext("disconnect"));
+    const second = await handler(disconnectEvent("twice="), lambdaContext("disconnect"));
+
+    expect([first, second]).toEqual([{ statusCode: 200 }, { statusCode: 200 }]);
+    expect(bucket.connectionIds()).toEqual([]);
+  });
+
+  it("logs the close code and reason with the connection id", async () => {
+    await handler(disconnectEvent("closing="), lambdaContext("disconnect"));
+
+    expect(logs.withMessage(/removed/)).toEqual([
+      expect.objectContaining({
+        connectionId: "closing=",
+        disconnectStatusCode: 1001,
+        disconnectReason: "Going away",
+      }),
+    ]);
+  });
+
+  it("reports an S3 failure in the log and a 500, without throwing", async () => {
+    bucket.register("stuck=");
+    bucket.failures.set("DeleteObject", s3Error("SlowDown", 503));
+
+    const result = await handler(disconnectEvent("stuck="), lambdaContext("disconnect"));
+
+    expect(result).toEqual({ statusCode: 500 });
+    expect(bucket.connectionIds()).toEqual(["stuck="]);
+    expect(logs.withMessage(/could not be removed/)).toEqual([
+      expect.objectContaining({ level: "ERROR", connectionId: "stuck=" }),
+    ]);
+  });
+
+  // Runs last: it checks what every test above made the handler send.
+  it("sends exactly the AWS actions FUNCTIONS.disconnect.permissions grants", () => {
+    recorder.record(bucket.mock);
+    expect(recorder.actions()).toEqual(declaredActions("disconnect"));
+  });
+});

@@ -1,0 +1,213 @@
+import { ForbiddenException } from "@aws-sdk/client-apigatewaymanagementapi";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { LIMITS, ROUTE_KEYS } from "../contract.js";
+import { ActionRecorder, declaredActions, mockGateway, mockS3 } from "../fixtures/aws.js";
+import { functionEnvironment, lambdaContext, messageEvent } from "../fixtures/events.js";
+import { LogCapture } from "../fixtures/logs.js";
+import { ERROR_CODES } from "../lib/protocol.js";
+
+const bucket = mockS3();
+const gateway = mockGateway();
+const recorder = new ActionRecorder();
+const logs = new LogCapture();
+let handler: typeof import("./message.js").handler;
+
+const SENDER = "sender+/=";
+const OTHER = "Other/+=";
+
+beforeAll(async () => {
+  for (const [name, value] of Object.entries(functionEnvironment("message"))) {
+    vi.stubEnv(name, value);
+  }
+  ({ handler } = await import("./message.js"));
+});
+afterAll(() => vi.unstubAllEnvs());
+beforeEach(() => {
+  bucket.mock.reset();
+  bucket.objects.clear();
+  bucket.failures.clear();
+  bucket.failListCall = undefined;
+  bucket.listCalls = 0;
+  bucket.install();
+  gateway.mock.reset();
+  gateway.received.clear();
+  gateway.failures.clear();
+  gateway.install();
+  bucket.register(SENDER, OTHER);
+  gateway.open(SENDER, OTHER);
+  logs.start();
+});
+afterEach(() => {
+  logs.stop();
+  recorder.record(bucket.mock, gateway.mock);
+});
+
+function send(body: string | undefined, routeKey: string = ROUTE_KEYS.default) {
+  return handler(messageEvent(SENDER, body, { routeKey }), lambdaContext("message"));
+}
+
+function errorOf(frame: string | undefined): { code: string; message: string } {
+  return (JSON.parse(frame ?? "{}") as { error: { code: string; message: string } }).error;
+}
+
+describe("message handler: broadcast", () => {
+  it.each([
+    ["a string", "hello"],
+    ["an object", { nested: [1, 2, { deep: true }] }],
+    ["a number", 42],
+    ["null", null],
+    ["unicode", "héllo 👋"],
+  ])(
+    "delivers %s to every connection, the sender included, as exactly {message: X}",
+    async (_, message) => {
+      const result = await send(
+        JSON.stringify({ action: "broadcast", message }),
+        ROUTE_KEYS.broadcast,
+      );
+
+      expect(result).toEqual({ statusCode: 200 });
+      const expected = JSON.stringify({ message });
+      expect(gateway.framesOf(SENDER)).toEqual([expected]);
+      expect(gateway.framesOf(OTHER)).toEqual([expected]);
+    },
+  );
+
+  it("removes the stale connection that answered Gone, never the sender", async () => {
+    bucket.register("stale+/=");
+
+    await send(JSON.stringify({ action: "broadcast", message: "hi" }), ROUTE_KEYS.broadcast);
+
+    expect(bucket.connectionIds()).toEqual([OTHER, SENDER].sort());
+    expect(gateway.framesOf(SENDER)).toHaveLength(1);
+    expect(logs.withMessage(/Frame delivered/)).toEqual([
+      expect.objectContaining({ delivered: 2, gone: 1, failed: 0, connectionId: SENDER }),
+    ]);
+  });
+
+  it("counts a connection that fails for another reason without removing it", async () => {
+    gateway.failures.set(OTHER, new ForbiddenException({ message: "Forbidden", $metadata: {} }));
+
+    await send(JSON.stringify({ action: "broadcast", message: "hi" }), ROUTE_KEYS.broadcast);
+
+    expect(bucket.connectionIds()).toContain(OTHER);
+    expect(logs.withMessage(/Frame delivered/)).toEqual([
+      expect.objectContaining({ delivered: 1, gone: 0, failed: 1 }),
+    ]);
+  });
+
+  it("reaches every one of 2500 connections across three registry pages", async () => {
+    const ids = Array.from({ length: 2500 }, (_, i) => `c${i}+/=`);
+    bucket.register(...ids);
+    gateway.open(...ids);
+
+    await send(JSON.stringify({ action: "broadcast", message: "all" }), ROUTE_KEYS.broadcast);
+
+    expect(bucket.listCalls).toBe(3);
+    const reached = [...gateway.received.values()].filter((f) => f.length === 1);
+    expect(reached).toHaveLength(2502);
+  });
+
+  it("accepts a binary (base64) frame holding the same JSON", async () => {
+    const body = Buffer.from(JSON.stringify({ action: "broadcast", message: "bin" })).toString(
+      "base64",
+    );
+    await handler(
+      messageEvent(SENDER, body, { routeKey: ROUTE_KEYS.default, isBase64Encoded: true }),
+      lambdaContext("message"),
+    );
+
+    expect(gateway.framesOf(OTHER)).toEqual([JSON.stringify({ message: "bin" })]);
+  });
+});
+
+describe("message handler: sendmessage", () => {
+  it("delivers data verbatim to every connection", async () => {
+    const data = 'raw text, not {"json"}';
+
+    await send(JSON.stringify({ action: "sendmessage", data }), ROUTE_KEYS.sendmessage);
+
+    expect(gateway.framesOf(SENDER)).toEqual([data]);
+    expect(gateway.framesOf(OTHER)).toEqual([data]);
+  });
+});
+
+describe("message handler: bad input reaches the sender alone", () => {
+  const cases: [string, string | undefined, string, RegExp][] = [
+    ["text that is not JSON", "hello there", ERROR_CODES.notJson, /not JSON/],
+    ["an empty frame", undefined, ERROR_CODES.notJson, /not JSON/],
+    ["a JSON array", "[1,2]", ERROR_CODES.notObject, /an array, not a JSON object/],
+    ["a JSON string", '"broadcast"', ERROR_CODES.notObject, /a string, not a JSON object/],
+    ["an object without action", '{"message":"x"}', ERROR_CODES.missingField, /no "action"/],
+    ["a numeric action", '{"action":5}', ERROR_CODES.wrongType, /"action" is a number/],
+    ["an unknown action", '{"action":"shout"}', ERROR_CODES.unknownAction, /"shout".*broadcast/],
+    ["broadcast without message", '{"action":"broadcast"}', ERROR_CODES.missingField, /"message"/],
+    ["sendmessage without data", '{"action":"sendmessage"}', ERROR_CODES.missingField, /"data"/],
+    [
+      "sendmessage with object data",
+      '{"action":"sendmessage","data":{}}',
+      ERROR_CODES.wrongType,
+      /"data" is an object/,
+    ],
+  ];
+
+  it.each(cases)(
+    "answers %s with its error code and a message to act on",
+    async (_, body, code, message) => {
+      const result = await send(body);
+
+      expect(result).toEqual({ statusCode: 200 });
+      expect(gateway.framesOf(OTHER)).toEqual([]);
+      const frames = gateway.framesOf(SENDER);
+      expect(frames).toHaveLength(1);
+      expect(errorOf(frames[0])).toEqual({ code, message: expect.stringMatching(message) });
+      expect(bucket.listCalls).toBe(0);
+    },
+  );
+
+  it("rejects a message over the size limit", async () => {
+    const body = JSON.stringify({ action: "broadcast", message: "x".repeat(LIMITS.messageBytes) });
+
+    await send(body, ROUTE_KEYS.broadcast);
+
+    expect(gateway.framesOf(OTHER)).toEqual([]);
+    const error = errorOf(gateway.framesOf(SENDER)[0]);
+    expect(error.code).toBe(ERROR_CODES.tooLarge);
+    expect(error.message).toContain(String(LIMITS.messageBytes));
+  });
+
+  it("tells the sender when the registry cannot be read, without throwing", async () => {
+    bucket.failListCall = 1;
+
+    const result = await send(
+      JSON.stringify({ action: "broadcast", message: "hi" }),
+      ROUTE_KEYS.broadcast,
+    );
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(gateway.framesOf(OTHER)).toEqual([]);
+    expect(errorOf(gateway.framesOf(SENDER)[0]).code).toBe(ERROR_CODES.deliveryFailed);
+    expect(logs.withMessage(/registry could not be read/)).toHaveLength(1);
+  });
+
+  it("does not throw when the sender is gone before its error frame arrives", async () => {
+    gateway.received.delete(SENDER);
+
+    await expect(send("not json")).resolves.toEqual({ statusCode: 200 });
+    expect(logs.withMessage(/error frame could not be sent/)).toHaveLength(1);
+  });
+
+  it("does not throw when the poster itself fails unexpectedly", async () => {
+    gateway.mock.reset();
+    gateway.mock.rejects(new Error("socket hang up"));
+
+    await expect(send("not json")).resolves.toEqual({ statusCode: 200 });
+  });
+});
+
+describe("message handler: permissions", () => {
+  // Runs last: it checks what every test above made the handler send.
+  it("sends exactly the AWS actions FUNCTIONS.message.permissions grants", () => {
+    recorder.record(bucket.mock, gateway.mock);
+    expect(recorder.actions()).toEqual(declaredActions("message"));
+  });
+});
