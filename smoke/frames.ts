@@ -1,28 +1,26 @@
-/** The shapes of frames the stage sends to clients (see functions' protocol). */
+import { broadcastFrame, type ErrorCode } from "../functions/lib/protocol.js";
 
-function parse(data: string): unknown {
+/** Recognising the frames the stage sends to clients (their format is the functions' protocol). */
+
+/** `{"error":{"code":"…","message":"…"}}`: its code, or undefined for any other frame. */
+export function errorFrameCode(data: string): ErrorCode | undefined {
+  let frame: unknown;
   try {
-    return JSON.parse(data);
+    frame = JSON.parse(data);
   } catch {
     return undefined;
   }
+  const error = (frame as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  return typeof error?.code === "string" && typeof error.message === "string"
+    ? (error.code as ErrorCode)
+    : undefined;
 }
 
-/** `{"error":{"code":"…","message":"…"}}` */
 export function isErrorFrame(data: string): boolean {
-  const error = (parse(data) as { error?: { code?: unknown; message?: unknown } } | undefined)
-    ?.error;
-  return typeof error?.code === "string" && typeof error.message === "string";
+  return errorFrameCode(data) !== undefined;
 }
 
-/** `{"message":X}` and nothing else. */
-export function isMessageFrame(data: string, message: unknown): boolean {
-  const frame = parse(data);
-  if (typeof frame !== "object" || frame === null) return false;
-  const keys = Object.keys(frame);
-  return (
-    keys.length === 1 &&
-    keys[0] === "message" &&
-    JSON.stringify((frame as { message: unknown }).message) === JSON.stringify(message)
-  );
+/** Exactly the frame every connection receives for a broadcast of `message`. */
+export function isBroadcastOf(data: string, message: unknown): boolean {
+  return data === broadcastFrame(message);
 }

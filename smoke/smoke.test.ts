@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { StageOutputs } from "../functions/contract.js";
+import { ERROR_CODES, errorFrame } from "../functions/lib/protocol.js";
 import { runSmoke, SMOKE_STEPS, type StepResult } from "./smoke.js";
 
 /**
@@ -45,7 +46,7 @@ async function fakeStage(faults: Faults = {}): Promise<StageOutputs> {
       try {
         frame = JSON.parse(String(data));
       } catch {
-        const error = JSON.stringify({ error: { code: "INVALID_JSON", message: "not JSON" } });
+        const error = errorFrame({ code: ERROR_CODES.notJson, message: "not JSON" });
         if (faults.errorToAll === true) everyone(error);
         else socket.send(error);
         if (faults.closeOnError === true) socket.close(1011, "crashed");
@@ -110,7 +111,7 @@ describe("runSmoke against a stand-in stage", () => {
     expect(result.passed).toBe(true);
     expect(result.latencies.snsDeliveryMs?.a).toBeGreaterThan(0);
     expect(result.latencies.broadcastMs?.b).toBeGreaterThan(0);
-    expect(result.steps[3]?.detail).toMatch(/^error INVALID_JSON after .* ms, B got none/);
+    expect(result.steps[3]?.detail).toMatch(/^error not_json after .* ms, B got none/);
   });
 
   it("fails step 2, names the subscriber's logs and skips the rest when the topic delivers nothing", async () => {

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { FunctionName, Stage, StageOutputs } from "../functions/contract.js";
+import { ERROR_CODES } from "../functions/lib/protocol.js";
 import { describeClosure, ExpectationError, type Frame, TestClient } from "./client.js";
 import { ExpectedError } from "./errors.js";
-import { isErrorFrame, isMessageFrame } from "./frames.js";
+import { errorFrameCode, isBroadcastOf, isErrorFrame } from "./frames.js";
 import { publish } from "./publish.js";
 import { registryKeys } from "./registry.js";
 
@@ -197,7 +198,13 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
             `client B received ${JSON.stringify(leaked[0]?.data)}`,
           );
         }
-        const code = (JSON.parse(error.data) as { error: { code: string } }).error.code;
+        const code = errorFrameCode(error.data);
+        if (code !== ERROR_CODES.notJson) {
+          throw new ExpectationError(
+            `the error code ${ERROR_CODES.notJson} for a frame that is not JSON`,
+            `the code ${code}: ${JSON.stringify(error.data)}`,
+          );
+        }
         return `error ${code} after ${ms(latencies.errorFrameMs)}, B got none, A still broadcasts`;
       },
     },
@@ -300,7 +307,7 @@ async function broadcastAndReceive(
       timeoutMs,
       expected: `client ${label} to receive {"message":"${nonce}"} after A sent ${frame}`,
     });
-    if (!isMessageFrame(received.data, nonce)) {
+    if (!isBroadcastOf(received.data, nonce)) {
       throw new ExpectationError(
         `client ${label} to receive {"message":"${nonce}"}`,
         `it received ${JSON.stringify(received.data)}`,
