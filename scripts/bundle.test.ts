@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { unzipSync } from "fflate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ARTIFACTS, type BundleManifest, FUNCTION_NAMES } from "../functions/contract.js";
+import { functionEnvironment } from "../functions/fixtures/events.js";
+import {
+  type BundleResult,
+  BundleTooLargeError,
+  bundleFunctions,
+  MAX_BUNDLE_BYTES,
+  reproducibleZip,
+} from "./bundle.js";
+
+const run = promisify(execFile);
+const temp: string[] = [];
+let first: BundleResult;
+let second: BundleResult;
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "bundle-test-"));
+  temp.push(dir);
+  return dir;
+}
+
+beforeAll(async () => {
+  first = await bundleFunctions(await tempDir());
+  second = await bundleFunctions(await tempDir());
+}, 120_000);
+afterAll(async () => {
+  await Promise.all(temp.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe("bundleFunctions", () => {
+  it("gives identical zip sha256s on two runs into different folders", () => {
+    expect(first.manifest).toEqual(second.manifest);
+    for (const fn of FUNCTION_NAMES) {
+      expect(first.manifest.functions[fn].sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it("writes the manifest with each zip's path (relative to it), sha256 and size", async () => {
+    const manifest = JSON.parse(
+      await readFile(join(first.outDir, ARTIFACTS.manifestFile), "utf8"),
+    ) as BundleManifest;
+
+    expect(Object.keys(manifest.functions).sort()).toEqual([...FUNCTION_NAMES].sort());
+    for (const fn of FUNCTION_NAMES) {
+      const entry = manifest.functions[fn];
+      const zip = await readFile(join(first.outDir, entry.zip));
+      expect(entry.zip).toBe(`${fn}${ARTIFACTS.zipExtension}`);
+      expect(entry.bytes).toBe(zip.byteLength);
+    }
+  });
+
+  it(`keeps every bundle within ${MAX_BUNDLE_BYTES} bytes`, () => {
+    for (const built of first.functions)
+      expect(built.bundleBytes).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
+  });
+
+  it("zips exactly the bundle as index.mjs, readable by everyone", async () => {
+    for (const built of first.functions) {
+      const files = unzipSync(new Uint8Array(await readFile(built.zip)));
+      const bundle = await readFile(built.bundle);
+      expect(Object.keys(files)).toEqual([ARTIFACTS.bundleFile]);
+      expect(Buffer.from(files[ARTIFACTS.bundleFile] ?? []).equals(bundle)).toBe(true);
+    }
+    const listing = await run("unzip", ["-Z", first.functions[0]?.zip ?? ""]).catch(
+      () => undefined,
+    );
+    if (listing !== undefined) expect(listing.stdout).toMatch(/-rw-r--r--.*index\.mjs/);
+  });
+
+  it("produces ESM bundles that load in a fresh Node and export handler", async () => {
+    const urls = first.functions.map((b) => pathToFileURL(b.bundle).href);
+    const script = `for (const url of ${JSON.stringify(urls)}) { const m = await import(url); if (typeof m.handler !== "function") throw new Error(url + " exports no handler"); } console.log("loaded");`;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...process.env, ...functionEnvironment("message"), AWS_REGION: "us-east-1" },
+    });
+    expect(stdout.trim()).toBe("loaded");
+  });
+
+  it("fails, naming the function, when a bundle is over budget", async () => {
+    const root = await tempDir();
+    await mkdir(join(root, "functions", "handlers"), { recursive: true });
+    for (const fn of FUNCTION_NAMES) {
+      const padding = fn === "message" ? "x".repeat(MAX_BUNDLE_BYTES) : "";
+      await writeFile(
+        join(root, "functions", "handlers", `${fn}.ts`),
+        `export const handler = async () => ${JSON.stringify(padding)};\n`,
+      );
+    }
+
+    const attempt = bundleFunctions(join(root, "dist"), { rootDir: root });
+
+    await expect(attempt).rejects.toThrow(BundleTooLargeError);
+    await expect(attempt).rejects.toThrow(/message bundle is \d+ bytes, over the 512000-byte/);
+  });
+});
+
+describe("reproducibleZip", () => {
+  it("gives the same bytes whatever order the entries come in", () => {
+    const a = new TextEncoder().encode("a");
+    const b = new TextEncoder().encode("b");
+    expect(Buffer.from(reproducibleZip({ "a.txt": a, "b.txt": b }))).toEqual(
+      Buffer.from(reproducibleZip({ "b.txt": b, "a.txt": a })),
+    );
+  });
+});
