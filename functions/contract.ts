@@ -194,6 +194,7 @@ export const ARTIFACTS = {
   architecture: "arm64",
 } as const;
 
+/** `zip` is relative to the manifest's folder; `sha256` is the zip's hex digest; `bytes` its size. */
 export interface BundleManifest {
   readonly functions: Readonly<
     Record<FunctionName, { readonly zip: string; readonly sha256: string; readonly bytes: number }>
