@@ -60,17 +60,20 @@ runCommand(async () => {
         );
       },
     );
+    const wanted = (line: string) => {
+      const entry = parseLocalLine(line);
+      return typeof entry === "string"
+        ? sources.length === LOG_SOURCES.length
+        : sources.includes(localEntrySource(entry));
+    };
     await followLocalLog(file, {
       lines,
       signal: controller.signal,
+      select: wanted,
       onLine: (line) => {
         const entry = parseLocalLine(line);
-        if (typeof entry === "string") {
-          if (sources.length === LOG_SOURCES.length) process.stdout.write(`${entry}\n`);
-          return;
-        }
-        if (!sources.includes(localEntrySource(entry))) return;
-        process.stdout.write(`${json ? line : formatLocalEntry(entry)}\n`);
+        const shown = json || typeof entry === "string" ? line : formatLocalEntry(entry);
+        process.stdout.write(`${shown}\n`);
       },
     });
     return 0;

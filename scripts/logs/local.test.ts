@@ -81,20 +81,33 @@ describe("followLocalLog", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function follow(file: string, lines: number, act: () => Promise<void>, want: number) {
+  /** Follows `file`; `act` runs once the `initial` earlier lines have been shown. */
+  async function follow(options: {
+    file: string;
+    lines: number;
+    initial: number;
+    act: () => Promise<void>;
+    want: number;
+    select?: (line: string) => boolean;
+  }) {
     const seen: string[] = [];
     const controller = new AbortController();
-    const following = followLocalLog(file, {
-      lines,
+    const following = followLocalLog(options.file, {
+      lines: options.lines,
       signal: controller.signal,
       pollMs: 10,
+      ...(options.select === undefined ? {} : { select: options.select }),
       onLine: (line) => seen.push(line),
     });
-    await act();
-    const deadline = Date.now() + 5000;
-    while (seen.length < want && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const until = async (count: number) => {
+      const deadline = Date.now() + 5000;
+      while (seen.length < count && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await until(options.initial);
+    await options.act();
+    await until(options.want);
     controller.abort();
     await following;
     return seen;
@@ -103,21 +116,40 @@ describe("followLocalLog", () => {
   it("shows the last lines, then each whole line appended, holding back a half-written one", async () => {
     const file = join(dir, "local.log");
     await writeFile(file, "one\ntwo\nthree\nhal");
-    const seen = await follow(
+    const seen = await follow({
       file,
-      2,
-      async () => {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        await appendFile(file, "f\nfour\n");
-      },
-      4,
-    );
+      lines: 2,
+      initial: 2,
+      act: () => appendFile(file, "f\nfour\n"),
+      want: 4,
+    });
     expect(seen).toEqual(["two", "three", "half", "four"]);
+  });
+
+  it("counts the earlier lines it shows among the selected ones only", async () => {
+    const file = join(dir, "local.log");
+    await writeFile(file, "a1\nb1\na2\nb2\nb3\n");
+    const onlyA = (line: string) => line.startsWith("a");
+    const seen = await follow({
+      file,
+      lines: 2,
+      initial: 2,
+      act: () => appendFile(file, "b4\na3\n"),
+      want: 3,
+      select: onlyA,
+    });
+    expect(seen).toEqual(["a1", "a2", "a3"]);
   });
 
   it("waits for a log that does not exist yet", async () => {
     const file = join(dir, "later.log");
-    const seen = await follow(file, 10, () => writeFile(file, "first\n"), 1);
+    const seen = await follow({
+      file,
+      lines: 10,
+      initial: 0,
+      act: () => writeFile(file, "first\n"),
+      want: 1,
+    });
     expect(seen).toEqual(["first"]);
   });
 });

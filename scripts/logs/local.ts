@@ -62,6 +62,8 @@ export interface FollowOptions {
   readonly lines: number;
   readonly signal: AbortSignal;
   readonly onLine: (line: string) => void;
+  /** Only lines it accepts are passed on (and counted in `lines`). */
+  readonly select?: (line: string) => boolean;
   /** How often the file is checked for more. */
   readonly pollMs?: number;
 }
@@ -85,7 +87,7 @@ export async function followLocalLog(file: string, options: FollowOptions): Prom
       const end = bytes.lastIndexOf(NEWLINE);
       if (end >= 0) {
         offset += end + 1;
-        emit(bytes.subarray(0, end), options.onLine);
+        emit(bytes.subarray(0, end), options);
       }
     }
     await sleep(pollMs, options.signal);
@@ -94,12 +96,12 @@ export async function followLocalLog(file: string, options: FollowOptions): Prom
 
 const NEWLINE = 0x0a;
 
-function emit(bytes: Buffer, onLine: (line: string) => void, last = Number.POSITIVE_INFINITY) {
+function emit(bytes: Buffer, options: FollowOptions, last = Number.POSITIVE_INFINITY) {
   const lines = bytes
     .toString("utf8")
     .split("\n")
-    .filter((line) => line.trim() !== "");
-  for (const line of lines.slice(-last)) onLine(line);
+    .filter((line) => line.trim() !== "" && (options.select?.(line) ?? true));
+  for (const line of lines.slice(-last)) options.onLine(line);
 }
 
 async function initialOffset(file: string, options: FollowOptions): Promise<number> {
@@ -111,8 +113,7 @@ async function initialOffset(file: string, options: FollowOptions): Promise<numb
   if (end < 0) return start;
   // Read from the middle of the file, the first line may be cut: skip it.
   const first = start === 0 ? 0 : bytes.indexOf(NEWLINE) + 1;
-  if (options.lines > 0 && first <= end)
-    emit(bytes.subarray(first, end), options.onLine, options.lines);
+  if (options.lines > 0 && first <= end) emit(bytes.subarray(first, end), options, options.lines);
   return start + end + 1;
 }
 
