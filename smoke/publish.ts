@@ -9,19 +9,34 @@ export function snsClientFor(outputs: StageOutputs): SNSClient {
   return new SNSClient(awsClientConfig(outputs, "sns"));
 }
 
+export interface PublishOptions {
+  /** Give up (with an ExpectedError) when SNS has not answered within this long. */
+  readonly timeoutMs?: number;
+  /** A client to reuse; by default one is made for the stage and destroyed afterwards. */
+  readonly client?: SNSClient;
+}
+
 /** Publishes `message` to the stage's topic and returns its MessageId. */
 export async function publish(
   outputs: StageOutputs,
   message: string,
-  client?: SNSClient,
+  options: PublishOptions = {},
 ): Promise<string> {
+  const { client, timeoutMs } = options;
   const sns = client ?? snsClientFor(outputs);
   try {
     const result = await sns.send(
       new PublishCommand({ TopicArn: outputs.topicArn, Message: message }),
+      timeoutMs === undefined ? {} : { abortSignal: AbortSignal.timeout(timeoutMs) },
     );
     return result.MessageId ?? "";
   } catch (error) {
+    if ((error as Error).name === "AbortError" || (error as Error).name === "TimeoutError") {
+      throw new ExpectedError(
+        `SNS did not answer the Publish to ${outputs.topicArn} within ${timeoutMs} ms (endpoint: ${outputs.endpoints?.sns ?? `sns.${outputs.region}`}).`,
+        { cause: error },
+      );
+    }
     throw publishError(outputs, error);
   } finally {
     if (client === undefined) sns.destroy();

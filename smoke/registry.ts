@@ -9,7 +9,10 @@ import { ExpectedError } from "./errors.js";
  */
 
 /** The keys under the registry prefix, every page of them. */
-export async function registryKeys(outputs: StageOutputs): Promise<string[]> {
+export async function registryKeys(
+  outputs: StageOutputs,
+  options: { timeoutMs?: number } = {},
+): Promise<string[]> {
   const endpoint = outputs.endpoints?.s3;
   if (endpoint === undefined) {
     throw new ExpectedError(
@@ -27,6 +30,9 @@ export async function registryKeys(outputs: StageOutputs): Promise<string[]> {
           Prefix: outputs.connectionsPrefix,
           ...(token === undefined ? {} : { ContinuationToken: token }),
         }),
+        options.timeoutMs === undefined
+          ? {}
+          : { abortSignal: AbortSignal.timeout(options.timeoutMs) },
       );
       for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;

@@ -99,7 +99,9 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
     connect: {
       next: `check the stage is up (\`npm run outputs -- ${outputs.stage}\`), then \`${logs("connect")}\``,
       run: async () => {
-        const before = checkRegistry ? new Set(await registryKeys(outputs)) : undefined;
+        const before = checkRegistry
+          ? new Set(await registryKeys(outputs, { timeoutMs }))
+          : undefined;
         clients = await connectBoth(outputs.websocketUrl, timeoutMs);
         const { a, b } = clients;
         latencies.connectMs = { a: a.connectMs, b: b.connectMs };
@@ -116,7 +118,9 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
         }
         let registry = "";
         if (before !== undefined) {
-          registered = (await registryKeys(outputs)).filter((key) => !before.has(key));
+          registered = (await registryKeys(outputs, { timeoutMs })).filter(
+            (key) => !before.has(key),
+          );
           if (registered.length < 2) {
             throw new ExpectationError(
               `2 new connections in the registry s3://${outputs.connectionsBucket}/${outputs.connectionsPrefix}`,
@@ -134,7 +138,7 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
         const { a, b } = connected(clients);
         const nonce = `smoke-sns-${randomUUID()}`;
         const sent = performance.now();
-        const messageId = await publish(outputs, nonce);
+        const messageId = await publish(outputs, nonce, { timeoutMs });
         const [atA, atB] = await Promise.all(
           (
             [
@@ -327,7 +331,7 @@ async function registrySettled(
 ): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const keys = await registryKeys(outputs);
+    const keys = await registryKeys(outputs, { timeoutMs });
     const left = keys.filter((key) => ours.includes(key));
     if (left.length === 0) return keys.length;
     if (performance.now() >= deadline) {

@@ -1,0 +1,62 @@
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import type { StageOutputs } from "../functions/contract.js";
+import { ExpectedError } from "./errors.js";
+import { publish, snsClientFor } from "./publish.js";
+
+const dev: StageOutputs = {
+  stage: "dev",
+  region: "eu-west-1",
+  websocketUrl: "wss://abc123.execute-api.eu-west-1.amazonaws.com/dev",
+  managementEndpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/dev",
+  topicArn: "arn:aws:sns:eu-west-1:123456789012:websocket-stages-dev",
+  connectionsBucket: "websocket-stages-dev-connections",
+  connectionsPrefix: "connections/",
+};
+
+const sns = mockClient(SNSClient);
+afterEach(() => sns.reset());
+
+function failWith(name: string, message = "denied") {
+  sns.on(PublishCommand).rejects(Object.assign(new Error(message), { name }));
+}
+
+describe("publish", () => {
+  it("publishes the message as it is to the stage's topic", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m-1" });
+    expect(await publish(dev, '{"hello":"world"}')).toBe("m-1");
+    expect(sns.commandCalls(PublishCommand)[0]?.args[0].input).toEqual({
+      TopicArn: dev.topicArn,
+      Message: '{"hello":"world"}',
+    });
+  });
+
+  it("says how to configure credentials when the chain finds none", async () => {
+    failWith("CredentialsProviderError", "Could not load credentials from any providers");
+    const attempt = publish(dev, "x");
+    await expect(attempt).rejects.toBeInstanceOf(ExpectedError);
+    await expect(attempt).rejects.toThrow(/No AWS credentials .* AWS_PROFILE/);
+  });
+
+  it("names the missing permission when publishing is denied", async () => {
+    failWith("AuthorizationErrorException");
+    await expect(publish(dev, "x")).rejects.toThrow(/need sns:Publish on it/);
+  });
+});
+
+describe("snsClientFor", () => {
+  it("points a local stage's client at its SNS stand-in with throwaway credentials", async () => {
+    const client = snsClientFor({
+      ...dev,
+      stage: "local",
+      endpoints: { s3: "http://127.0.0.1:3002", sns: "http://127.0.0.1:3003" },
+    });
+    const endpoint = await client.config.endpoint?.();
+    expect(`${endpoint?.protocol}//${endpoint?.hostname}:${endpoint?.port}`).toBe(
+      "http://127.0.0.1:3003",
+    );
+    expect(await client.config.credentials()).toMatchObject({ accessKeyId: "local" });
+    client.destroy();
+  });
+});
