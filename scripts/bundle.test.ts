@@ -103,6 +103,20 @@ describe("bundleFunctions", () => {
 });
 
 describe("reproducibleZip", () => {
+  it("gives the same bytes in every time zone", () => {
+    const files = { "index.mjs": new TextEncoder().encode("export const handler = 1;") };
+    const original = process.env.TZ;
+    try {
+      process.env.TZ = "UTC";
+      const utc = Buffer.from(reproducibleZip(files));
+      process.env.TZ = "Pacific/Kiritimati";
+      expect(Buffer.from(reproducibleZip(files))).toEqual(utc);
+    } finally {
+      if (original === undefined) delete process.env.TZ;
+      else process.env.TZ = original;
+    }
+  });
+
   it("gives the same bytes whatever order the entries come in", () => {
     const a = new TextEncoder().encode("a");
     const b = new TextEncoder().encode("b");

@@ -18,9 +18,11 @@ export const MAX_BUNDLE_BYTES = 500 * 1024;
 
 /**
  * Zip entries carry a DOS timestamp in *local* time (fflate reads the Date's local fields): a
- * Date built from local fields gives the same bytes in every time zone.
+ * Date built from local fields when zipping gives the same bytes in every time zone.
  */
-const ZIP_MTIME = new Date(2000, 0, 1, 0, 0, 0);
+function zipMtime(): Date {
+  return new Date(2000, 0, 1, 0, 0, 0);
+}
 /** Unix, regular file, rw-r--r--: Lambda must be able to read it. */
 const ZIP_FILE_ATTRIBUTES = { os: 3, attrs: 0o100644 << 16 } as const;
 
@@ -53,7 +55,7 @@ export function reproducibleZip(files: Readonly<Record<string, Uint8Array>>): Ui
   for (const name of Object.keys(files).sort()) {
     zippable[name] = [
       files[name] as Uint8Array,
-      { mtime: ZIP_MTIME, level: 9, ...ZIP_FILE_ATTRIBUTES },
+      { mtime: zipMtime(), level: 9, ...ZIP_FILE_ATTRIBUTES },
     ];
   }
   return zipSync(zippable);
