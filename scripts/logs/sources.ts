@@ -10,6 +10,7 @@ export function isLogSource(value: string): value is LogSource {
 
 /** Keys of a Powertools log line that say nothing a reader of the stream needs. */
 const QUIET_KEYS = new Set([
+  "time",
   "level",
   "message",
   "timestamp",
@@ -32,8 +33,9 @@ export function logLine(time: Date | string, source: string, text: string): stri
 }
 
 /**
- * A line a function wrote: Powertools JSON becomes `LEVEL message {other keys}`; anything else
- * (Lambda's START/END/REPORT lines, plain text) is shown as it is.
+ * A line a function wrote: Powertools JSON becomes `LEVEL message {other keys}`; Lambda's JSON
+ * platform events (the stack sets logFormat JSON) become START / REPORT lines; anything else is
+ * shown as it is.
  */
 export function functionLogText(line: string): string {
   let parsed: unknown;
@@ -44,9 +46,47 @@ export function functionLogText(line: string): string {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return line.trimEnd();
   const record = parsed as Record<string, unknown>;
+  if (typeof record.type === "string" && record.type.startsWith("platform.")) {
+    return platformText(record.type, record.record as PlatformRecord | undefined);
+  }
   const rest = Object.fromEntries(Object.entries(record).filter(([key]) => !QUIET_KEYS.has(key)));
   const level = typeof record.level === "string" ? record.level.padEnd(5) : "";
   const message = typeof record.message === "string" ? record.message : "";
   const extra = Object.keys(rest).length > 0 ? JSON.stringify(rest) : "";
   return [level, message, extra].filter((part) => part !== "").join(" ");
+}
+
+interface PlatformRecord {
+  readonly requestId?: string;
+  readonly status?: string;
+  readonly metrics?: {
+    readonly durationMs?: number;
+    readonly billedDurationMs?: number;
+    readonly memorySizeMB?: number;
+    readonly maxMemoryUsedMB?: number;
+    readonly initDurationMs?: number;
+  };
+}
+
+/** Lambda's platform events, in the words of its text format. */
+function platformText(type: string, record: PlatformRecord = {}): string {
+  const event = type.slice("platform.".length);
+  const id = record.requestId ?? "";
+  if (event === "start") return `START ${id}`.trimEnd();
+  if (event === "report") {
+    const m = record.metrics ?? {};
+    const parts = [
+      `REPORT ${id}`.trimEnd(),
+      m.durationMs === undefined
+        ? ""
+        : `${m.durationMs} ms (billed ${m.billedDurationMs ?? "?"} ms)`,
+      m.maxMemoryUsedMB === undefined
+        ? ""
+        : `memory ${m.maxMemoryUsedMB}/${m.memorySizeMB ?? "?"} MB`,
+      m.initDurationMs === undefined ? "" : `init ${m.initDurationMs} ms`,
+      record.status === undefined || record.status === "success" ? "" : record.status,
+    ];
+    return parts.filter((part) => part !== "").join(" ");
+  }
+  return `${event} ${JSON.stringify(record)}`;
 }
