@@ -68,7 +68,7 @@ describe("deliver", () => {
     );
 
     const delivery = deliver("frame", dependencies());
-    await expect.poll(() => gateway.postOrder.length).toBe(1000);
+    await expect.poll(() => gateway.postOrder.length, { timeout: 10_000 }).toBe(1000);
     expect(bucket.listCalls).toBe(2);
     releasePage2();
 
