@@ -81,7 +81,7 @@ describe("the smoke test against a local stage", () => {
 
   it("fails at step 2, naming the subscriber's logs, when the topic has no subscriber", async () => {
     const { stage } = await start({ topicSubscriber: false });
-    const result = await runSmoke(stage.outputs, { timeoutMs: 1000 });
+    const result = await runSmoke(stage.outputs, { timeoutMs: 2500 });
     expect(result.passed).toBe(false);
     expect(statuses(result)).toEqual([
       "1 connect: passed",
@@ -91,7 +91,7 @@ describe("the smoke test against a local stage", () => {
       "5 close: skipped",
     ]);
     expect(result.steps[1]?.failure).toMatchObject({
-      received: "within 1000 ms nothing arrived",
+      received: "within 2500 ms nothing arrived",
       next: "check the topic's subscriber: `npm run logs -- local --function subscriber`",
     });
   });
@@ -110,7 +110,7 @@ describe("npm run smoke", () => {
 
   it("exits 1 with one JSON result naming step 2 when delivery is broken", async () => {
     const { stateDir } = await start({ topicSubscriber: false });
-    const result = await smokeCommand(stateDir, "--stage", "local", "--timeout", "1000", "--json");
+    const result = await smokeCommand(stateDir, "--stage", "local", "--timeout", "2500", "--json");
     expect(result.code).toBe(1);
     const parsed = JSON.parse(result.stdout) as SmokeResult;
     expect(parsed.passed).toBe(false);
