@@ -5,12 +5,7 @@ import { resolveStageOutputs, stateDir } from "../smoke/outputs.js";
 import { parseCommandLine, runCommand, stageArgument, UsageError } from "./cli.js";
 import { localLogFile } from "./local/stage.js";
 import { followLiveTail, formatTailedEvent, logGroupArns } from "./logs/live-tail.js";
-import {
-  followLocalLog,
-  formatLocalEntry,
-  localEntrySource,
-  parseLocalLine,
-} from "./logs/local.js";
+import { followLocalLog, formatLocalEntry, localLineFilter, parseLocalLine } from "./logs/local.js";
 import { isLogSource, LOG_SOURCES, type LogSource } from "./logs/sources.js";
 
 const usage = `
@@ -60,16 +55,10 @@ runCommand(async () => {
         );
       },
     );
-    const wanted = (line: string) => {
-      const entry = parseLocalLine(line);
-      return typeof entry === "string"
-        ? sources.length === LOG_SOURCES.length
-        : sources.includes(localEntrySource(entry));
-    };
     await followLocalLog(file, {
       lines,
       signal: controller.signal,
-      select: wanted,
+      select: localLineFilter(sources),
       onLine: (line) => {
         const entry = parseLocalLine(line);
         const shown = json || typeof entry === "string" ? line : formatLocalEntry(entry);

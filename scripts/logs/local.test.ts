@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LocalLogEntry } from "../local/local-log.js";
-import { followLocalLog, formatLocalEntry, localEntrySource, parseLocalLine } from "./local.js";
+import {
+  followLocalLog,
+  formatLocalEntry,
+  localEntrySource,
+  localLineFilter,
+  parseLocalLine,
+} from "./local.js";
+import { LOG_SOURCES } from "./sources.js";
 
 const invocation: LocalLogEntry = {
   time: "2026-11-23T10:00:01.250Z",
@@ -69,6 +76,20 @@ describe("formatLocalEntry", () => {
     expect(parseLocalLine("not json")).toBe("not json");
     expect(parseLocalLine('{"type":"other"}')).toBe('{"type":"other"}');
     expect(parseLocalLine(JSON.stringify(gateway))).toEqual(gateway);
+  });
+});
+
+describe("localLineFilter", () => {
+  const lines = [invocation, powertools, gateway].map((entry) => JSON.stringify(entry));
+
+  it("keeps only the chosen functions' entries", () => {
+    expect(lines.filter(localLineFilter(["subscriber"]))).toEqual([lines[1]]);
+    expect(lines.filter(localLineFilter(["message", "api"]))).toEqual([lines[0], lines[2]]);
+  });
+
+  it("keeps lines that are not entries only when nothing is filtered out", () => {
+    expect(localLineFilter(LOG_SOURCES)("stray text")).toBe(true);
+    expect(localLineFilter(["message"])("stray text")).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 import { open, stat } from "node:fs/promises";
 import type { LocalLogEntry } from "../local/local-log.js";
-import { functionLogText, type LogSource, logLine } from "./sources.js";
+import { functionLogText, LOG_SOURCES, type LogSource, logLine } from "./sources.js";
 
 /**
  * `npm run logs -- local`: follows the local stage's JSON-lines log (`<stateDir>/local.log`) like
@@ -55,6 +55,15 @@ export function parseLocalLine(line: string): LocalLogEntry | string {
     // Not JSON: shown as it is.
   }
   return line;
+}
+
+/** Keeps the lines of `sources`; lines that are not entries only when every source is wanted. */
+export function localLineFilter(sources: readonly LogSource[]): (line: string) => boolean {
+  const all = LOG_SOURCES.every((source) => sources.includes(source));
+  return (line) => {
+    const entry = parseLocalLine(line);
+    return typeof entry === "string" ? all : sources.includes(localEntrySource(entry));
+  };
 }
 
 export interface FollowOptions {
