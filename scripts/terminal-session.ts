@@ -6,7 +6,8 @@ import { ms } from "../smoke/smoke.js";
 /**
  * `npm run connect`: a WebSocket session in a terminal. Each line read is sent as one frame and
  * every frame that arrives is printed. Interactive, it runs until the input ends (Ctrl-D) or
- * the process is interrupted; with `once`, it sends what the input holds, waits until replies stop coming, and exits.
+ * the process is interrupted; with `once`, it sends what the input holds, waits until replies
+ * stop coming, and exits.
  */
 
 export interface TerminalSessionOptions {
