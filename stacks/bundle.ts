@@ -42,12 +42,12 @@ export function readBundles(distDir: string): Record<FunctionName, FunctionBundl
     if (!existsSync(zip)) {
       throw new BundleNotFoundError(`${zip} (named in ${manifestFile}) is missing. ${rebuild}`);
     }
-    bundles[fn] = { zip, sha256Base64: toBase64Digest(entry.sha256) };
+    if (!/^[0-9a-f]{64}$/i.test(entry.sha256)) {
+      throw new BundleNotFoundError(
+        `${manifestFile} gives "${fn}" the digest "${entry.sha256}", not a hex SHA-256. ${rebuild}`,
+      );
+    }
+    bundles[fn] = { zip, sha256Base64: Buffer.from(entry.sha256, "hex").toString("base64") };
   }
   return bundles;
-}
-
-/** Accepts the digest as hex or base64; Terraform compares source_code_hash in base64. */
-function toBase64Digest(digest: string): string {
-  return /^[0-9a-f]{64}$/i.test(digest) ? Buffer.from(digest, "hex").toString("base64") : digest;
 }

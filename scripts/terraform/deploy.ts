@@ -1,16 +1,11 @@
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import {
-  DEPLOYED_STAGES,
-  type DeployedStage,
-  STACK_OUTPUTS,
-  type StageOutputs,
-} from "../../functions/contract.js";
-import { ExpectedError } from "../../smoke/errors.js";
+import { DEPLOYED_STAGES } from "../../functions/contract.js";
 import { recordStageOutputs } from "../../smoke/outputs.js";
 import { parseCommandLine, runCommand } from "../cli.js";
 import { formatPlanSummary } from "./plan-summary.js";
+import { readStackOutputs } from "./stack-outputs.js";
 import { deployedStageArgument, planStage, prepareStageStack } from "./stage-stack.js";
 import { type TerraformRun, terraform } from "./terraform.js";
 
@@ -24,28 +19,6 @@ first and applies exactly that plan. Needs \`npm run synth\` first and AWS crede
   --plan FILE  apply this saved plan (from \`npm run plan\`) instead
   --json       print the stage's outputs as JSON when done (terraform's output goes to stderr)
 `;
-
-/** Reads the stack's Terraform outputs as StageOutputs. */
-export async function readStackOutputs(
-  stage: DeployedStage,
-  run: TerraformRun,
-): Promise<StageOutputs> {
-  const { stdout } = await terraform(["output", "-json"], run, "terraform output");
-  const raw = JSON.parse(stdout) as Record<string, { value?: unknown } | undefined>;
-  const outputs: Record<string, string> = { stage };
-  const missing: string[] = [];
-  for (const key of STACK_OUTPUTS) {
-    const value = raw[key]?.value;
-    if (typeof value === "string" && value !== "") outputs[key] = value;
-    else missing.push(key);
-  }
-  if (missing.length > 0) {
-    throw new ExpectedError(
-      `The applied stack of ${stage} lacks the outputs ${missing.join(", ")}.`,
-    );
-  }
-  return outputs as unknown as StageOutputs;
-}
 
 async function main(): Promise<number> {
   const parsed = parseCommandLine(process.argv.slice(2), {

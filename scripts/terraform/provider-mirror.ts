@@ -27,14 +27,20 @@ export function findProviderMirror(env: NodeJS.ProcessEnv): string | undefined {
 /**
  * The environment for terraform: with a mirror, a CLI config (written into `configDir`) that
  * installs providers from it and never from the network. A TF_CLI_CONFIG_FILE the user already
- * set wins.
+ * set wins when that file exists.
  */
 export async function terraformEnvironment(
   configDir: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ env: NodeJS.ProcessEnv; mirror: string | undefined }> {
+): Promise<{ env: NodeJS.ProcessEnv; providerSource: string }> {
+  const userConfig = env.TF_CLI_CONFIG_FILE;
+  if (userConfig && existsSync(userConfig)) {
+    return { env: { ...env }, providerSource: `the CLI config ${userConfig}` };
+  }
   const mirror = findProviderMirror(env);
-  if (env.TF_CLI_CONFIG_FILE || mirror === undefined) return { env: { ...env }, mirror };
+  if (mirror === undefined) {
+    return { env: { ...env }, providerSource: "the registry (no filesystem mirror found)" };
+  }
   await mkdir(configDir, { recursive: true });
   const file = join(configDir, "terraform.rc");
   await writeFile(
@@ -50,5 +56,8 @@ export async function terraformEnvironment(
       "",
     ].join("\n"),
   );
-  return { env: { ...env, TF_CLI_CONFIG_FILE: file }, mirror };
+  return {
+    env: { ...env, TF_CLI_CONFIG_FILE: file },
+    providerSource: `the filesystem mirror ${mirror}`,
+  };
 }

@@ -32,7 +32,9 @@ export interface TerraformResult {
 /** Runs terraform; resolves with its exit code (non-zero too: callers decide what it means). */
 export function runTerraform(args: readonly string[], run: TerraformRun): Promise<TerraformResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn("terraform", [`-chdir=${run.dir}`, ...args], {
+    const color = run.output === "capture" && args[0] !== "version" ? ["-no-color"] : [];
+    const [command = "", ...rest] = args;
+    const child = spawn("terraform", [`-chdir=${run.dir}`, command, ...color, ...rest], {
       env: { CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", ...run.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -65,4 +67,24 @@ export async function terraform(
     throw new ExpectedError(`${what} failed (terraform ${args[0]} exited ${result.code}).${said}`);
   }
   return result;
+}
+
+/** The oldest Terraform with S3-native state locking (`use_lockfile`). */
+const MINIMUM_VERSION = [1, 10] as const;
+
+/** Checks that terraform is installed and new enough; returns its version. */
+export async function requireTerraform(): Promise<string> {
+  const { stdout } = await terraform(
+    ["version", "-json"],
+    { dir: ".", env: process.env, output: "capture" },
+    "terraform version",
+  );
+  const version = (JSON.parse(stdout) as { terraform_version?: string }).terraform_version ?? "";
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  if (major < MINIMUM_VERSION[0] || (major === MINIMUM_VERSION[0] && minor < MINIMUM_VERSION[1])) {
+    throw new ExpectedError(
+      `terraform ${version || "(unknown version)"} is too old: install ${MINIMUM_VERSION.join(".")} or newer.`,
+    );
+  }
+  return version;
 }
