@@ -56,7 +56,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function start(options: { idleTimeoutMs?: number; maxConnectionMs?: number } = {}) {
+async function start(
+  options: { idleTimeoutMs?: number; maxConnectionMs?: number; topicSubscriber?: boolean } = {},
+) {
   stage = await startLocalStage({
     port: 0,
     stateDir: join(dir, "state"),
@@ -232,6 +234,22 @@ describe("local gateway", () => {
     expect(event?.Records).toMatchObject([
       { Sns: { TopicArn: outputs.topicArn, Message: '{"hello":"world"}' } },
     ]);
+  });
+
+  it("accepts publishes but invokes nothing when started without the topic's subscriber", async () => {
+    const { outputs } = await start({ topicSubscriber: false });
+    const sns = new SNSClient({
+      endpoint: outputs.endpoints?.sns,
+      region: outputs.region,
+      credentials: { accessKeyId: "any", secretAccessKey: "thing" },
+    });
+    const published = await sns.send(
+      new PublishCommand({ TopicArn: outputs.topicArn, Message: "lost" }),
+    );
+    sns.destroy();
+    expect(published.MessageId).toBeTruthy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(events("subscriber")).toEqual([]);
   });
 
   it("records its outputs while running and clears them when stopped; clients get 1001", async () => {

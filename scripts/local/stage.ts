@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createServer, type RequestListener, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -204,10 +204,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
           void delivery.finally(() => deliveries.delete(delivery));
         };
 
-  servers.gateway.on(
-    "request",
-    connectionsListener(gateway, LOCAL_STAGE) satisfies RequestListener,
-  );
+  servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE));
   servers.gateway.on("upgrade", gateway.upgrade);
   servers.s3.on("request", s3Listener(store));
   servers.sns.on("request", snsListener(new Map([[topicArn, deliver]])));
