@@ -1,6 +1,8 @@
+import { execFile, execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -19,7 +21,18 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { s3Listener } from "./s3.js";
 import { S3Store } from "./s3-store.js";
 
+/** The AWS CLI is on some machines (this project's CI image), not on a user's: test it when present. */
+const awsCli = (() => {
+  try {
+    execFileSync("aws", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 let server: Server;
+let endpoint: string;
 let client: S3Client;
 let bucketNumber = 0;
 let bucket: string;
@@ -35,8 +48,9 @@ beforeAll(async () => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
+  endpoint = `http://127.0.0.1:${port}`;
   client = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     region: "us-east-1",
     credentials: { accessKeyId: "any", secretAccessKey: "thing" },
   });
@@ -203,4 +217,30 @@ describe("local S3 with the real S3 client", () => {
     expect(headError).toBeInstanceOf(S3ServiceException);
     expect((headError as S3ServiceException).$metadata.httpStatusCode).toBe(404);
   });
+
+  it.skipIf(!awsCli)(
+    "serves the AWS CLI: list-objects-v2 (url-encoded listing) and cp of an escaped key",
+    async () => {
+      const aws = (...args: string[]) =>
+        promisify(execFile)("aws", ["--endpoint-url", endpoint, ...args], {
+          env: {
+            ...process.env,
+            AWS_ACCESS_KEY_ID: "cli",
+            AWS_SECRET_ACCESS_KEY: "cli",
+            AWS_DEFAULT_REGION: "us-east-1",
+          },
+        });
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: "connections/L0SM9cOF+/=x y", Body: "{}" }),
+      );
+      const listed = JSON.parse(
+        (await aws("s3api", "list-objects-v2", "--bucket", bucket)).stdout,
+      ) as {
+        Contents: { Key: string }[];
+      };
+      expect(listed.Contents.map((object) => object.Key)).toEqual(["connections/L0SM9cOF+/=x y"]);
+      const copied = await aws("s3", "cp", `s3://${bucket}/connections/L0SM9cOF+/=x y`, "-");
+      expect(copied.stdout).toBe("{}");
+    },
+  );
 });

@@ -252,6 +252,13 @@ async function handle(
     }
   }
 
+  if (query.has("uploads") || query.has("uploadId")) {
+    throw new S3Error(
+      501,
+      "NotImplemented",
+      "The local stage's S3 does not support multipart uploads: upload in one PutObject (the AWS CLI switches to multipart above 8 MB).",
+    );
+  }
   switch (method) {
     case "PUT": {
       if (request.headers["x-amz-copy-source"] !== undefined) {
