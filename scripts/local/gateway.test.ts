@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect as connectSocket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
@@ -27,6 +29,7 @@ const standIn = (fn: string) => `
 export const handler = async (event) => {
   globalThis.gatewayTestEvents.push({ fn: ${JSON.stringify(fn)}, event });
   const query = event.queryStringParameters ?? {};
+  if (query.sleep) await new Promise((resolve) => setTimeout(resolve, Number(query.sleep)));
   if (query.reject) return { statusCode: Number(query.reject) };
   if (query.fail || event.body === "fail") throw new Error("stand-in failure");
   return { statusCode: 200 };
@@ -138,6 +141,24 @@ describe("local gateway", () => {
     expect(await refusal("?reject=401")).toBe(401);
     expect(await refusal("?fail=1")).toBe(500);
     expect(await refusal("/../other")).toBe(403);
+  });
+
+  it("survives a client resetting the connection while $connect runs, and reports its disconnect", async () => {
+    const { outputs } = await start();
+    const url = new URL(outputs.websocketUrl);
+    const raw = connectSocket(Number(url.port), url.hostname);
+    await once(raw, "connect");
+    raw.write(
+      `GET ${url.pathname}?sleep=200 HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await until(() => events("connect").length === 1, "$connect to start");
+    raw.resetAndDestroy();
+    const [disconnect] = await until(
+      () => events("disconnect").length > 0 && events("disconnect"),
+      "$disconnect",
+    );
+    expect(disconnect?.requestContext.disconnectStatusCode).toBe(1006);
+    await connect();
   });
 
   it("routes frames by the action field, falling back to $default", async () => {

@@ -123,10 +123,6 @@ export class Gateway implements ConnectionDirectory {
     return this.open.get(connectionId);
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** The HTTP server's `upgrade` listener. */
   readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.track(this.handshake(request, socket, head));
@@ -165,9 +161,13 @@ export class Gateway implements ConnectionDirectory {
         : { userAgent: request.headers["user-agent"] }),
     };
     let socketClosed = false;
-    socket.once("close", () => {
+    const markClosed = () => {
       socketClosed = true;
-    });
+    };
+    socket.once("close", markClosed);
+    // Node's HTTP server stops listening for socket errors at the upgrade, and ws starts only
+    // once handleUpgrade runs: a client resetting the connection during $connect would crash us.
+    socket.on("error", markClosed);
     const status = await this.connectStatus(info, request);
     if (status < 200 || status > 299) {
       this.options.log.write({
