@@ -273,6 +273,17 @@ describe("local gateway", () => {
     expect(events("subscriber")).toEqual([]);
   });
 
+  it("refuses to start over a running stage's recorded outputs, and names a port in use", async () => {
+    const running = await start();
+    await expect(
+      startLocalStage({ port: 0, stateDir: join(dir, "state"), distDir: join(dir, "dist") }),
+    ).rejects.toThrow(`A local stage is already running at ${running.outputs.websocketUrl}`);
+    const port = Number(new URL(running.outputs.websocketUrl).port);
+    await expect(
+      startLocalStage({ port, stateDir: join(dir, "other-state"), distDir: join(dir, "dist") }),
+    ).rejects.toThrow(`Port ${port} on 127.0.0.1 is in use`);
+  });
+
   it("records its outputs while running and clears them when stopped; clients get 1001", async () => {
     const running = await start();
     const location = { env: { [STATE_DIR_ENV]: join(dir, "state") } };

@@ -23,6 +23,7 @@ import {
   clearStageOutputs,
   stateDir as defaultStateDir,
   recordStageOutputs,
+  resolveStageOutputs,
 } from "../../smoke/outputs.js";
 import { connectionsListener } from "./connections.js";
 import { Gateway } from "./gateway.js";
@@ -79,18 +80,22 @@ export function localLogFile(stateDir: string): string {
 }
 
 async function listen(server: Server, host: string, port: number): Promise<number> {
-  server.listen(port, host);
-  await Promise.race([
-    once(server, "listening"),
-    once(server, "error").then(([error]) => {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new PortUnavailableError(
-        code === "EADDRINUSE"
-          ? `Port ${port} on ${host} is in use: stop what holds it or choose another port (see \`npm start -- --help\`).`
-          : `Cannot listen on ${host}:${port}: ${(error as Error).message}`,
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      reject(
+        new PortUnavailableError(
+          error.code === "EADDRINUSE"
+            ? `Port ${port} on ${host} is in use: stop what holds it or choose other ports (see \`npm start -- --help\`).`
+            : `Cannot listen on ${host}:${port}: ${error.message}`,
+        ),
       );
-    }),
-  ]);
+    };
+    server.once("error", failed);
+    server.listen(port, host, () => {
+      server.off("error", failed);
+      resolve();
+    });
+  });
   return (server.address() as AddressInfo).port;
 }
 
@@ -119,6 +124,13 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
   const names = resourceNames(LOCAL_STAGE);
   const connectionsBucket = `${PROJECT}-${LOCAL_STAGE}-connections`;
   const topicArn = `arn:aws:sns:${LOCAL.region}:${LOCAL.accountId}:${names.topic}`;
+
+  const running = await resolveStageOutputs(LOCAL_STAGE, stateLocation).catch(() => undefined);
+  if (running !== undefined) {
+    throw new ExpectedError(
+      `A local stage is already running at ${running.websocketUrl} (recorded in ${stateDir}): stop it first, or delete ${join(stateDir, `${LOCAL_STAGE}.json`)} if it is not.`,
+    );
+  }
 
   const servers = { gateway: createServer(), s3: createServer(), sns: createServer() };
   const stopServers = () => Promise.all(Object.values(servers).map(closeServer));
