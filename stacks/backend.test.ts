@@ -1,15 +1,26 @@
+import { posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEPLOYED_STAGES, PROJECT, STATE_BACKEND_ENV, stackName } from "../functions/contract.js";
-import { backendJson, stateBackend } from "./backend.js";
+import {
+  DEPLOYED_STAGES,
+  PROJECT,
+  STATE_BACKEND_ENV,
+  STATE_DIR,
+  SYNTH_DIR,
+  stackName,
+} from "../functions/contract.js";
+import { backendJson, localStatePath, stateBackend } from "./backend.js";
 import { STAGE_SETTINGS } from "./stages.js";
 import { type Fixture, synthesizeFixture } from "./synthesized-fixture.js";
 
 describe("stateBackend", () => {
-  it("keeps state in a relative local file when no state bucket is configured", () => {
+  it("keeps state in the repository's state folder, by a relative path, without a state bucket", () => {
     expect(stateBackend("dev", "eu-west-1", {})).toEqual({
       type: "local",
-      path: "terraform.tfstate",
+      path: `../../../${STATE_DIR}/terraform/${stackName("dev")}.tfstate`,
     });
+    expect(
+      posix.normalize(posix.join(SYNTH_DIR, "stacks", stackName("dev"), localStatePath("dev"))),
+    ).toBe(`${STATE_DIR}/terraform/${stackName("dev")}.tfstate`);
     expect(stateBackend("dev", "eu-west-1", { [STATE_BACKEND_ENV.bucket]: "" }).type).toBe("local");
   });
 

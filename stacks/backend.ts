@@ -1,7 +1,10 @@
+import { posix } from "node:path";
 import {
   type DeployedStage,
   PROJECT,
   STATE_BACKEND_ENV,
+  STATE_DIR,
+  SYNTH_DIR,
   stackName,
 } from "../functions/contract.js";
 
@@ -17,13 +20,17 @@ export type StateBackend =
     }
   | {
       readonly type: "local";
-      /** Relative to the stack's folder, so the synthesized JSON is the same on every machine. */
+      /**
+       * Relative to the stack's folder, so the synthesized JSON is the same on every machine; it
+       * points into the repository's state folder, so deleting or re-downloading the synthesized
+       * output never loses the state.
+       */
       readonly path: string;
     };
 
 /**
  * Where a stage's Terraform state lives: S3 (one key per stage) when STATE_BACKEND_ENV.bucket is
- * set, else a file next to the stack.
+ * set, else a file under the repository's state folder.
  */
 export function stateBackend(
   stage: DeployedStage,
@@ -32,7 +39,7 @@ export function stateBackend(
 ): StateBackend {
   const bucket = env[STATE_BACKEND_ENV.bucket];
   if (bucket === undefined || bucket === "") {
-    return { type: "local", path: "terraform.tfstate" };
+    return { type: "local", path: localStatePath(stage) };
   }
   return {
     type: "s3",
@@ -42,6 +49,15 @@ export function stateBackend(
     encrypt: true,
     useLockfile: true,
   };
+}
+
+/** `.state/terraform/<stack>.tfstate`, seen from `cdktf.out/stacks/<stack>/`. */
+export function localStatePath(stage: DeployedStage): string {
+  const stack = stackName(stage);
+  return posix.relative(
+    posix.join(SYNTH_DIR, "stacks", stack),
+    posix.join(STATE_DIR, "terraform", `${stack}.tfstate`),
+  );
 }
 
 /** The backend as Terraform JSON (`terraform.backend`), e.g. for an override file. */

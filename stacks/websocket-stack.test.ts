@@ -22,6 +22,7 @@ import {
   SERVED_ROUTE_KEYS,
   STACK_OUTPUTS,
 } from "../functions/contract.js";
+import { localStatePath } from "./backend.js";
 import { STAGE_SETTINGS } from "./stages.js";
 import {
   type Fixture,
@@ -342,11 +343,12 @@ describe("the stages", () => {
     );
   });
 
-  it("keep their state in a local file with a relative path when no state bucket is set", () => {
+  it("keep their state in a local file by a relative path when no state bucket is set", () => {
     for (const stage of DEPLOYED_STAGES) {
       expect(fixture.stacks[stage].json.terraform.backend).toEqual({
-        local: { path: "terraform.tfstate" },
+        local: { path: localStatePath(stage) },
       });
+      expect(localStatePath(stage)).toMatch(/^\.\.\//);
     }
   });
 });

@@ -1,4 +1,4 @@
-import { cp, writeFile } from "node:fs/promises";
+import { cp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backendJson, type StateBackend } from "../../stacks/backend.js";
 
@@ -10,6 +10,11 @@ import { backendJson, type StateBackend } from "../../stacks/backend.js";
 /** Puts the stack's state where `backend` says (replacing the synthesized backend block). */
 export async function overrideBackend(dir: string, backend: StateBackend): Promise<void> {
   await writeOverride(dir, "backend", { terraform: { backend: backendJson(backend) } });
+}
+
+/** Drops a backend override left by an earlier run, so the synthesized backend applies again. */
+export async function removeBackendOverride(dir: string): Promise<void> {
+  await rm(overrideFile(dir, "backend"), { force: true });
 }
 
 /** AWS provider settings merged over the stack's own (region and default tags stay). */
@@ -33,12 +38,15 @@ export const OFFLINE_PROVIDER = {
 export async function copyStack(from: string, to: string): Promise<string> {
   await cp(from, to, {
     recursive: true,
-    filter: (source) =>
-      !source.includes(`${join(from, ".terraform")}`) && !source.endsWith(".tfstate"),
+    filter: (source) => source !== join(from, ".terraform") && !source.endsWith(".tfstate"),
   });
   return to;
 }
 
+function overrideFile(dir: string, name: string): string {
+  return join(dir, `${name}_override.tf.json`);
+}
+
 async function writeOverride(dir: string, name: string, content: unknown): Promise<void> {
-  await writeFile(join(dir, `${name}_override.tf.json`), `${JSON.stringify(content, null, 2)}\n`);
+  await writeFile(overrideFile(dir, name), `${JSON.stringify(content, null, 2)}\n`);
 }
