@@ -70,6 +70,16 @@ describe("npm run plan", () => {
   });
 });
 
+describe("npm run deploy", () => {
+  it("says how to make the saved plan it was given but cannot find", () => {
+    const result = run("deploy.ts", ["dev", "--plan", join(scratch, "missing.tfplan")]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /No saved plan at .*missing\.tfplan: make one with `npm run plan -- dev --out/,
+    );
+  });
+});
+
 describe("npm run validate", () => {
   it("fails loudly when terraform is not installed", () => {
     // A PATH holding node and nothing else.

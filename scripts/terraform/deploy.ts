@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DEPLOYED_STAGES } from "../../functions/contract.js";
+import { ExpectedError } from "../../smoke/errors.js";
 import { recordStageOutputs } from "../../smoke/outputs.js";
 import { parseCommandLine, runCommand } from "../cli.js";
 import { formatPlanSummary } from "./plan-summary.js";
@@ -28,6 +30,11 @@ async function main(): Promise<number> {
   });
   if (parsed === undefined) return 0;
   const stage = deployedStageArgument(parsed.positionals[0], USAGE);
+  if (parsed.values.plan !== undefined && !existsSync(parsed.values.plan)) {
+    throw new ExpectedError(
+      `No saved plan at ${resolve(parsed.values.plan)}: make one with \`npm run plan -- ${stage} --out ${parsed.values.plan}\`, or deploy without --plan.`,
+    );
+  }
   const stack = await prepareStageStack(stage);
   let planFile: string;
   if (parsed.values.plan === undefined) {

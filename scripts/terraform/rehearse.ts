@@ -71,7 +71,7 @@ async function rehearse(stage: DeployedStage, distDir: string, scratch: string) 
   step(`Providers from ${providerSource}.`);
   const moto = await timed("Starting moto_server", startMoto);
   const run: TerraformRun = { dir, env, output: "capture" };
-  let applied = false;
+  let applyStarted = false;
   try {
     step(`moto_server listens on ${moto.endpoint}.`);
     await overrideBackend(dir, { type: "local", path: "terraform.tfstate" });
@@ -85,7 +85,7 @@ async function rehearse(stage: DeployedStage, distDir: string, scratch: string) 
       endpoints: [Object.fromEntries(EMULATED_SERVICES.map((service) => [service, moto.endpoint]))],
     });
     await timed("terraform init", () => terraform(["init", "-input=false"], run, "terraform init"));
-    applied = true;
+    applyStarted = true;
     await timed("terraform apply", () =>
       terraform(
         ["apply", "-input=false", "-auto-approve"],
@@ -110,7 +110,7 @@ async function rehearse(stage: DeployedStage, distDir: string, scratch: string) 
     step(describeDrift(verdicts));
     return { outputs, problems, verdicts };
   } finally {
-    if (applied) {
+    if (applyStarted) {
       const destroyed = await timed("terraform destroy", () =>
         runTerraform(["destroy", "-input=false", "-auto-approve"], run),
       );
