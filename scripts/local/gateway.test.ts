@@ -203,11 +203,32 @@ describe("local gateway", () => {
     expect(body.connectionId).toBe(events("connect")[0]?.requestContext.connectionId);
   });
 
-  it("closes with 1009 on a message over 128 KB and reports it to $disconnect", async () => {
+  it("takes a 128 KB message sent in 32 KB frames as one message", async () => {
+    await start();
+    const socket = await connect();
+    const message = "y".repeat(LIMITS.messageBytes);
+    for (let at = 0; at < message.length; at += LIMITS.frameBytes) {
+      socket.send(message.slice(at, at + LIMITS.frameBytes), {
+        fin: at + LIMITS.frameBytes >= message.length,
+      });
+    }
+    const [event] = await until(
+      () => events("message").length > 0 && events("message"),
+      "the message",
+    );
+    expect(event?.body).toHaveLength(LIMITS.messageBytes);
+  });
+
+  it("closes with 1009 on a message over 128 KB, even in 32 KB frames, and reports it to $disconnect", async () => {
     await start();
     const socket = await connect();
     const close = closed(socket);
-    socket.send("x".repeat(LIMITS.messageBytes + 1));
+    const message = "x".repeat(LIMITS.messageBytes + 1);
+    for (let at = 0; at < message.length; at += LIMITS.frameBytes) {
+      socket.send(message.slice(at, at + LIMITS.frameBytes), {
+        fin: at + LIMITS.frameBytes >= message.length,
+      });
+    }
     expect((await close).code).toBe(CLOSE_CODES.messageTooBig);
     const [event] = await until(
       () => events("disconnect").length > 0 && events("disconnect"),
@@ -217,6 +238,20 @@ describe("local gateway", () => {
       eventType: "DISCONNECT",
       disconnectStatusCode: CLOSE_CODES.messageTooBig,
     });
+    expect(events("message")).toEqual([]);
+  });
+
+  it("closes with 1009 on a single frame over 32 KB, as API Gateway does", async () => {
+    await start();
+    const socket = await connect();
+    const close = closed(socket);
+    socket.send("z".repeat(LIMITS.frameBytes + 1));
+    expect((await close).code).toBe(CLOSE_CODES.messageTooBig);
+    const [event] = await until(
+      () => events("disconnect").length > 0 && events("disconnect"),
+      "$disconnect",
+    );
+    expect(event?.requestContext.disconnectStatusCode).toBe(CLOSE_CODES.messageTooBig);
     expect(events("message")).toEqual([]);
   });
 

@@ -5,6 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { WebSocket, WebSocketServer } from "ws";
 import { CLOSE_CODES, LIMITS, ROUTE_KEYS } from "../../functions/contract.js";
 import type { ConnectionDirectory, ManagedConnection } from "./connections.js";
+import { FrameLimit } from "./frame-limit.js";
 import {
   type ApiInfo,
   type ConnectionInfo,
@@ -21,7 +22,7 @@ import { routeFunction, selectRoute } from "./route-selection.js";
 /**
  * The WebSocket side of API Gateway: runs $connect before the handshake completes (a non-2xx or a
  * failure refuses it with that HTTP status), routes every message by the contract's route selection,
- * runs $disconnect with the close code, enforces the size limit (1009), the idle timeout and the
+ * runs $disconnect with the close code, enforces the frame and message size limits (1009), the idle timeout and the
  * maximum connection duration (1001).
  */
 
@@ -184,7 +185,7 @@ export class Gateway implements ConnectionDirectory {
       socket.destroy();
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(info, ws));
+    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(info, ws, socket));
   }
 
   private async connectStatus(info: ConnectionInfo, request: IncomingMessage): Promise<number> {
@@ -204,7 +205,7 @@ export class Gateway implements ConnectionDirectory {
     return typeof statusCode === "number" ? statusCode : 200;
   }
 
-  private accept(info: ConnectionInfo, socket: WebSocket): void {
+  private accept(info: ConnectionInfo, socket: WebSocket, raw: Duplex): void {
     const connection = new Connection(
       info.connectionId,
       info.connectedAt,
@@ -220,7 +221,16 @@ export class Gateway implements ConnectionDirectory {
       event: "connected",
       connectionId: info.connectionId,
     });
+    let frameTooBig = false;
+    const frameLimit = new FrameLimit(LIMITS.frameBytes, () => {
+      frameTooBig = true;
+      connection.closeCode ??= CLOSE_CODES.messageTooBig;
+      socket.close(CLOSE_CODES.messageTooBig, "Message too big");
+    });
+    // Ahead of ws's own listener, so an oversized frame is flagged before ws can deliver it.
+    raw.prependListener("data", (chunk: Buffer) => frameLimit.push(chunk));
     socket.on("message", (data: Buffer, isBinary) => {
+      if (frameTooBig) return;
       connection.touch();
       this.track(this.route(connection, data, isBinary));
     });
