@@ -304,9 +304,16 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
   });
 
   it("manages the account's API Gateway CloudWatch role only where the stage says so", () => {
-    expect(resources(stack(), "aws_api_gateway_account")).toHaveLength(
-      settings.apiGatewayAccountRole ? 1 : 0,
-    );
+    const accounts = resources(stack(), "aws_api_gateway_account");
+    expect(accounts).toHaveLength(settings.apiGatewayAccountRole ? 1 : 0);
+    const [, apiStage] = only(stack(), "aws_apigatewayv2_stage");
+    const [accountId] = accounts[0] ?? [];
+    if (accountId === undefined) {
+      expect(apiStage.depends_on).toBeUndefined();
+    } else {
+      // Access logging fails until the account has its CloudWatch role.
+      expect(apiStage.depends_on).toEqual([`aws_api_gateway_account.${accountId}`]);
+    }
   });
 
   it("alarms on function errors and undelivered messages only where the stage says so", () => {

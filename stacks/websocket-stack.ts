@@ -1,7 +1,3 @@
-import { ApiGatewayAccount } from "@cdktf/provider-aws/lib/api-gateway-account/index.js";
-import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm/index.js";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
-import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment/index.js";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
@@ -18,7 +14,9 @@ import {
   SERVED_ROUTE_KEYS,
   type STACK_OUTPUTS,
 } from "../functions/contract.js";
+import { StageAlarms } from "./alarms.js";
 import { WebSocketApi } from "./api.js";
+import { ApiGatewayCloudWatchRole } from "./api-gateway-account.js";
 import { stateBackend } from "./backend.js";
 import type { FunctionBundle } from "./bundle.js";
 import { type StageEnvName, StageFunction } from "./functions.js";
@@ -48,56 +46,31 @@ export class WebSocketStack extends TerraformStack {
     const { stage, settings } = props;
     this.configureTerraform(props);
 
-    const accountRole = settings.apiGatewayAccountRole ? this.apiGatewayAccountRole() : undefined;
+    const accountRole = settings.apiGatewayAccountRole
+      ? new ApiGatewayCloudWatchRole(this, "apigateway-cloudwatch")
+      : undefined;
     const api = new WebSocketApi(this, "websocket", {
       stage,
       settings,
-      ...(accountRole === undefined ? {} : { stageDependsOn: [accountRole] }),
+      ...(accountRole === undefined ? {} : { stageDependsOn: [accountRole.account] }),
     });
     const registry = new RegistryBucket(this, "registry", { stage, prefix: CONNECTIONS_PREFIX });
     const topic = new StageTopic(this, "topic", { name: resourceNames(stage).topic });
-
-    const environment: Record<StageEnvName, string> = {
-      [ENV.connectionsBucket]: registry.bucket.bucket,
-      [ENV.connectionsPrefix]: registry.prefix,
-      [ENV.managementEndpoint]: api.managementEndpoint,
-    };
-    const targets = {
-      stage,
-      bucketArn: registry.bucket.arn,
-      prefix: registry.prefix,
-      executionArn: api.api.executionArn,
-    };
-    const functions = {} as Record<FunctionName, StageFunction>;
-    for (const fn of FUNCTION_NAMES) {
-      const subscriber = FUNCTIONS[fn].topicSubscriber;
-      functions[fn] = new StageFunction(this, fn, {
-        stage,
-        fn,
-        bundle: props.bundles[fn],
-        settings,
-        environment,
-        targets,
-        ...(subscriber ? { failureQueueArn: topic.failureQueue.arn } : {}),
-      });
-      if (subscriber) topic.subscribe(functions[fn].function);
-    }
+    const functions = this.functions(props, api, registry, topic);
     for (const routeKey of SERVED_ROUTE_KEYS) {
-      api.route(routeKey, functions[functionForRoute(routeKey)].function);
+      api.route(routeKey, functions[functionForRoute(routeKey)]);
     }
-    if (settings.alarms) this.alarms(stage, functions, topic);
-
-    const outputs: Record<(typeof STACK_OUTPUTS)[number], string> = {
+    if (settings.alarms) {
+      new StageAlarms(this, "alarms", { stage, functions, failureQueue: topic.failureQueue });
+    }
+    this.outputs({
       region: settings.region,
       websocketUrl: api.stage.invokeUrl,
       managementEndpoint: api.managementEndpoint,
       topicArn: topic.topic.arn,
       connectionsBucket: registry.bucket.bucket,
       connectionsPrefix: registry.prefix,
-    };
-    for (const [name, value] of Object.entries(outputs)) {
-      new TerraformOutput(this, name, { value, staticId: true });
-    }
+    });
   }
 
   private configureTerraform(props: WebSocketStackProps): void {
@@ -124,63 +97,45 @@ export class WebSocketStack extends TerraformStack {
     }
   }
 
-  /** The account-wide role API Gateway uses to write access logs (one per account and region). */
-  private apiGatewayAccountRole(): ApiGatewayAccount {
-    const role = new IamRole(this, "apigateway-cloudwatch-role", {
-      name: `${PROJECT}-apigateway-cloudwatch`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Principal: { Service: "apigateway.amazonaws.com" },
-            Action: "sts:AssumeRole",
-          },
-        ],
-      }),
-    });
-    const attachment = new IamRolePolicyAttachment(this, "apigateway-cloudwatch-policy", {
-      role: role.name,
-      policyArn: "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-    });
-    return new ApiGatewayAccount(this, "apigateway-account", {
-      cloudwatchRoleArn: role.arn,
-      dependsOn: [attachment],
-    });
+  /** One function per contract entry; the topic subscriber also gets its subscription. */
+  private functions(
+    props: WebSocketStackProps,
+    api: WebSocketApi,
+    registry: RegistryBucket,
+    topic: StageTopic,
+  ): Record<FunctionName, StageFunction["function"]> {
+    const environment: Record<StageEnvName, string> = {
+      [ENV.connectionsBucket]: registry.bucket.bucket,
+      [ENV.connectionsPrefix]: registry.prefix,
+      [ENV.managementEndpoint]: api.managementEndpoint,
+    };
+    const targets = {
+      stage: props.stage,
+      bucketArn: registry.bucket.arn,
+      prefix: registry.prefix,
+      executionArn: api.api.executionArn,
+    };
+    const functions = {} as Record<FunctionName, StageFunction["function"]>;
+    for (const fn of FUNCTION_NAMES) {
+      const subscriber = FUNCTIONS[fn].topicSubscriber;
+      const { function: lambda } = new StageFunction(this, fn, {
+        stage: props.stage,
+        fn,
+        bundle: props.bundles[fn],
+        settings: props.settings,
+        environment,
+        targets,
+        ...(subscriber ? { failureQueueArn: topic.failureQueue.arn } : {}),
+      });
+      if (subscriber) topic.subscribe(lambda);
+      functions[fn] = lambda;
+    }
+    return functions;
   }
 
-  private alarms(
-    stage: DeployedStage,
-    functions: Record<FunctionName, StageFunction>,
-    topic: StageTopic,
-  ): void {
-    for (const fn of FUNCTION_NAMES) {
-      new CloudwatchMetricAlarm(this, `${fn}-errors`, {
-        alarmName: `${resourceNames(stage).functionName(fn)}-errors`,
-        alarmDescription: `The ${fn} function of ${stage} failed.`,
-        namespace: "AWS/Lambda",
-        metricName: "Errors",
-        dimensions: { FunctionName: functions[fn].function.functionName },
-        statistic: "Sum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: "GreaterThanThreshold",
-        treatMissingData: "notBreaching",
-      });
+  private outputs(values: Record<(typeof STACK_OUTPUTS)[number], string>): void {
+    for (const [name, value] of Object.entries(values)) {
+      new TerraformOutput(this, name, { value, staticId: true });
     }
-    new CloudwatchMetricAlarm(this, "undelivered-messages", {
-      alarmName: `${resourceNames(stage).topic}-undelivered`,
-      alarmDescription: `Messages published to ${stage}'s topic that the subscriber could not deliver.`,
-      namespace: "AWS/SQS",
-      metricName: "ApproximateNumberOfMessagesVisible",
-      dimensions: { QueueName: topic.failureQueue.name },
-      statistic: "Maximum",
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: "GreaterThanThreshold",
-      treatMissingData: "notBreaching",
-    });
   }
 }
