@@ -28,6 +28,8 @@ export interface InvokeOptions {
   readonly trigger: string;
   readonly connectionId?: string;
   readonly timeoutMs: number;
+  /** For asynchronous invocations: 1 for the first try, 2 and 3 for Lambda's retries. */
+  readonly attempt?: number;
 }
 
 export type InvocationOutcome =
@@ -199,6 +201,7 @@ export class Invoker {
       requestId,
       trigger: options.trigger,
       ...(options.connectionId === undefined ? {} : { connectionId: options.connectionId }),
+      ...(options.attempt === undefined ? {} : { attempt: options.attempt }),
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       result: outcome.ok ? "ok" : outcome.timedOut ? "timeout" : "error",
       ...(typeof statusCode === "number" ? { statusCode } : {}),

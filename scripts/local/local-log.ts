@@ -20,6 +20,8 @@ export interface InvocationEntry extends Entry {
   /** The route key, or "sns" for the topic subscriber. */
   readonly trigger: string;
   readonly connectionId?: string;
+  /** Asynchronous invocations (SNS): 1 for the first try, then Lambda's retries. */
+  readonly attempt?: number;
   readonly durationMs: number;
   readonly result: "ok" | "error" | "timeout";
   /** The statusCode the function returned, when it returned one. */

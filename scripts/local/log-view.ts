@@ -53,10 +53,12 @@ export function renderLogEntry(entry: LocalLogEntry, colour: boolean): string {
     case "invocation": {
       const ok = entry.result === "ok";
       const status = entry.statusCode === undefined ? "" : ` ${entry.statusCode}`;
+      const retry =
+        entry.attempt !== undefined && entry.attempt > 1 ? ` (retry ${entry.attempt - 1})` : "";
       const result = ok
         ? paint("green", `ok${status}`)
         : paint("red", `${entry.result}${entry.error === undefined ? "" : `: ${entry.error}`}`);
-      return `${time}  ${paint("bold", entry.function.padEnd(10))} ${entry.trigger.padEnd(12)} ${(entry.connectionId ?? "").padEnd(16)} ${`${entry.durationMs} ms`.padStart(9)}  ${result}`;
+      return `${time}  ${paint("bold", entry.function.padEnd(10))} ${entry.trigger.padEnd(12)} ${(entry.connectionId ?? "").padEnd(16)} ${`${entry.durationMs} ms`.padStart(9)}  ${result}${retry}`;
     }
     case "log": {
       const { level, text } = functionLine(entry.line);

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { STATE_DIR_ENV } from "../../functions/contract.js";
 import { bundleFunctions } from "../bundle.js";
+import type { InvocationEntry } from "./local-log.js";
 import { type RunningLocalStage, startLocalStage } from "./stage.js";
 
 /**
@@ -52,7 +53,12 @@ beforeAll(async () => {
   // another process over dist/.
   const distDir = join(dir, "dist");
   await bundleFunctions(distDir);
-  stage = await startLocalStage({ port: 0, stateDir: join(dir, "state"), distDir });
+  stage = await startLocalStage({
+    port: 0,
+    stateDir: join(dir, "state"),
+    distDir,
+    asyncRetryDelaysMs: [50, 50],
+  });
   const { outputs } = stage;
   s3 = new S3Client({ endpoint: outputs.endpoints?.s3, region: outputs.region, credentials });
   sns = new SNSClient({ endpoint: outputs.endpoints?.sns, region: outputs.region, credentials });
@@ -252,7 +258,7 @@ describe("local stage end to end", () => {
     });
   });
 
-  it("refuses the handshake when $connect cannot register the connection", async () => {
+  it("refuses the handshake when $connect cannot register the connection, and retries the subscriber", async () => {
     const { outputs } = stage;
     const keys =
       (await s3.send(new ListObjectsV2Command({ Bucket: outputs.connectionsBucket }))).Contents ??
@@ -276,6 +282,23 @@ describe("local stage end to end", () => {
         socket.once("open", () => reject(new Error("the handshake was accepted")));
       });
       expect(status).toBeGreaterThanOrEqual(500);
+
+      // The subscriber cannot list the registry either: it throws, and Lambda retries it twice.
+      await sns.send(new PublishCommand({ TopicArn: outputs.topicArn, Message: "unlisted" }));
+      const attempts = await until(async () => {
+        const entries = (await readFile(stage.logFile, "utf8"))
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line) as InvocationEntry)
+          .filter(
+            (entry) =>
+              entry.type === "invocation" &&
+              entry.function === "subscriber" &&
+              entry.result === "error",
+          );
+        return entries.length === 3 && entries.map((entry) => entry.attempt);
+      }, "three failed subscriber attempts");
+      expect(attempts).toEqual([1, 2, 3]);
     } finally {
       await s3.send(new CreateBucketCommand({ Bucket: outputs.connectionsBucket }));
     }

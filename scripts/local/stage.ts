@@ -3,7 +3,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SNSEvent } from "aws-lambda";
 import {
   ARTIFACTS,
   CONNECTIONS_PREFIX,
@@ -25,6 +24,7 @@ import {
   recordStageOutputs,
   resolveStageOutputs,
 } from "../../smoke/outputs.js";
+import { AsyncInvocations } from "./async-invocations.js";
 import { connectionsListener } from "./connections.js";
 import { Gateway } from "./gateway.js";
 import { Invoker } from "./invoker.js";
@@ -54,6 +54,8 @@ export interface LocalStageOptions {
   readonly maxConnectionMs?: number;
   /** False leaves the topic without its subscriber (published messages reach no one). */
   readonly topicSubscriber?: boolean;
+  /** Waits before Lambda's retries of a failed subscriber invocation; default ASYNC_RETRY_DELAYS_MS. */
+  readonly asyncRetryDelaysMs?: readonly number[];
   /** Folder of the bundles; default `dist/` of this repository. */
   readonly distDir?: string;
   /** Receives every log entry as it is written (the terminal view). */
@@ -202,31 +204,32 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     idleTimeoutMs: options.idleTimeoutMs ?? LIMITS.idleTimeoutMs,
     maxConnectionMs: options.maxConnectionMs ?? LIMITS.maxConnectionMs,
   });
-  const deliveries = new Set<Promise<unknown>>();
   const subscriber = FUNCTION_NAMES.find((fn) => FUNCTIONS[fn].topicSubscriber);
-  const deliver =
+  const subscription =
     options.topicSubscriber === false || subscriber === undefined
       ? undefined
-      : (event: SNSEvent) => {
-          const delivery = invoker.invoke(subscriber, event, {
-            trigger: "sns",
-            timeoutMs: SUBSCRIBER_TIMEOUT_MS,
-          });
-          deliveries.add(delivery);
-          void delivery.finally(() => deliveries.delete(delivery));
-        };
+      : new AsyncInvocations(invoker, subscriber, {
+          trigger: "sns",
+          timeoutMs: SUBSCRIBER_TIMEOUT_MS,
+          ...(options.asyncRetryDelaysMs === undefined
+            ? {}
+            : { retryDelaysMs: options.asyncRetryDelaysMs }),
+        });
 
   servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE));
   servers.gateway.on("upgrade", gateway.upgrade);
   servers.s3.on("request", s3Listener(store));
-  servers.sns.on("request", snsListener(new Map([[topicArn, deliver]])));
+  servers.sns.on(
+    "request",
+    snsListener(new Map([[topicArn, subscription && ((event) => subscription.send(event))]])),
+  );
 
   await recordStageOutputs(outputs, { ...stateLocation, pid: process.pid });
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     await gateway.close();
-    await Promise.allSettled([...deliveries]);
+    await subscription?.drain();
     await stopServers();
     invoker.stop();
     await Promise.all([log.close(), clearStageOutputs(LOCAL_STAGE, stateLocation)]);

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { AsyncInvocations } from "./async-invocations.js";
+import type { InvocationOutcome, InvokeOptions } from "./invoker.js";
+
+/** An invoker whose invocations fail `failures` times, then succeed; it records every attempt. */
+function flakyInvoker(failures: number) {
+  const attempts: (number | undefined)[] = [];
+  return {
+    attempts,
+    invoke: async (
+      _fn: string,
+      _event: unknown,
+      options: InvokeOptions,
+    ): Promise<InvocationOutcome> => {
+      attempts.push(options.attempt);
+      return attempts.length <= failures
+        ? { ok: false, error: "Error: down", timedOut: false }
+        : { ok: true, result: undefined };
+    },
+  };
+}
+
+describe("asynchronous invocations", () => {
+  it("retries a failed invocation until it succeeds, at most twice", async () => {
+    const invoker = flakyInvoker(2);
+    const invocations = new AsyncInvocations(invoker, "subscriber", {
+      trigger: "sns",
+      timeoutMs: 1000,
+      retryDelaysMs: [5, 5],
+    });
+    invocations.send({});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(invoker.attempts).toEqual([1, 2, 3]);
+  });
+
+  it("gives up after Lambda's two retries", async () => {
+    const invoker = flakyInvoker(10);
+    const invocations = new AsyncInvocations(invoker, "subscriber", {
+      trigger: "sns",
+      timeoutMs: 1000,
+      retryDelaysMs: [5, 5],
+    });
+    invocations.send({});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(invoker.attempts).toEqual([1, 2, 3]);
+  });
+
+  it("does not invoke again after drain, even with a retry pending", async () => {
+    const invoker = flakyInvoker(10);
+    const invocations = new AsyncInvocations(invoker, "subscriber", {
+      trigger: "sns",
+      timeoutMs: 1000,
+      retryDelaysMs: [60_000],
+    });
+    invocations.send({});
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Waiting out the minute-long retry would exceed the test timeout.
+    await invocations.drain();
+    expect(invoker.attempts).toEqual([1]);
+  });
+});
