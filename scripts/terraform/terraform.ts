@@ -32,7 +32,9 @@ export interface TerraformResult {
 /** Runs terraform; resolves with its exit code (non-zero too: callers decide what it means). */
 export function runTerraform(args: readonly string[], run: TerraformRun): Promise<TerraformResult> {
   return new Promise((resolvePromise, reject) => {
-    const color = run.output === "capture" && args[0] !== "version" ? ["-no-color"] : [];
+    // Colour only for a person watching: captured text and logs (CI summaries) stay plain.
+    const plain = (run.output === "capture" || !process.stderr.isTTY) && args[0] !== "version";
+    const color = plain ? ["-no-color"] : [];
     const [command = "", ...rest] = args;
     const child = spawn("terraform", [`-chdir=${run.dir}`, command, ...color, ...rest], {
       env: { CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", ...run.env },
