@@ -18,11 +18,12 @@ const bundle = `
 import { Console } from "node:console";
 const out = new Console({ stdout: process.stdout, stderr: process.stderr });
 const coldStartEnv = process.env.INVOKER_TEST_VALUE;
+const coldStartName = process.env.INVOKER_TEST_NAME;
 export const handler = async (event, context) => {
   if (event.log) out.log(JSON.stringify({ level: "INFO", message: event.log }));
   if (event.fail) throw new Error(event.fail);
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
-  return { statusCode: 200, coldStartEnv, functionName: context.functionName, requestId: context.awsRequestId,
+  return { statusCode: 200, coldStartEnv, coldStartName, functionName: context.functionName, requestId: context.awsRequestId,
     remaining: context.getRemainingTimeInMillis() };
 };
 `;
@@ -72,6 +73,25 @@ describe("invoker", () => {
         requestId: result.requestId,
       }),
     );
+  });
+
+  it("gives each function its own value of a per-function variable at cold start", async () => {
+    const log = new LocalLog(join(dir, "local.log"));
+    invoker = await Invoker.start({
+      distDir: join(dir, "dist"),
+      env: {},
+      functionEnv: (fn) => ({ INVOKER_TEST_NAME: `name-of-${fn}` }),
+      log,
+    });
+    for (const fn of FUNCTION_NAMES) {
+      const outcome = await invoker.invoke(fn, {}, { trigger: "test", timeoutMs: 5000 });
+      expect((outcome as { result: { coldStartName: string } }).result.coldStartName).toBe(
+        `name-of-${fn}`,
+      );
+    }
+    invoker.stop();
+    invoker = undefined;
+    expect(process.env.INVOKER_TEST_NAME).toBeUndefined();
   });
 
   it("gives a second stage in the same process a fresh cold start with its own environment", async () => {

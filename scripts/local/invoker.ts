@@ -102,6 +102,8 @@ export class Invoker {
   static async start(options: {
     distDir: string;
     env: Readonly<Record<string, string | undefined>>;
+    /** Variables whose value differs per function, set just before that function's cold start. */
+    functionEnv?: (fn: FunctionName) => Readonly<Record<string, string | undefined>>;
     log: LocalLog;
   }): Promise<Invoker> {
     if (active !== undefined) {
@@ -115,9 +117,11 @@ export class Invoker {
         `Missing bundles: ${missing.join(", ")}. Build them with \`npm run bundle\`.`,
       );
     }
-    const previous = Object.fromEntries(
-      Object.keys(options.env).map((name) => [name, process.env[name]]),
-    );
+    const names = new Set(Object.keys(options.env));
+    for (const fn of FUNCTION_NAMES) {
+      for (const name of Object.keys(options.functionEnv?.(fn) ?? {})) names.add(name);
+    }
+    const previous = Object.fromEntries([...names].map((name) => [name, process.env[name]]));
     const setEnv = (values: Readonly<Record<string, string | undefined>>) => {
       for (const [name, value] of Object.entries(values)) {
         if (value === undefined) delete process.env[name];
@@ -136,18 +140,18 @@ export class Invoker {
     const instance = ++loads;
     try {
       const handlers = new Map<FunctionName, Handler>();
-      await Promise.all(
-        FUNCTION_NAMES.map(async (fn) => {
-          const url = `${pathToFileURL(bundlePath(options.distDir, fn)).href}?instance=${instance}`;
-          const module = (await import(url)) as { handler?: unknown };
-          if (typeof module.handler !== "function") {
-            throw new ExpectedError(
-              `${bundlePath(options.distDir, fn)} does not export a handler function: rebuild with \`npm run bundle\`.`,
-            );
-          }
-          handlers.set(fn, module.handler as Handler);
-        }),
-      );
+      // One at a time: each cold start must see its own function's variables.
+      for (const fn of FUNCTION_NAMES) {
+        setEnv(options.functionEnv?.(fn) ?? {});
+        const url = `${pathToFileURL(bundlePath(options.distDir, fn)).href}?instance=${instance}`;
+        const module = (await import(url)) as { handler?: unknown };
+        if (typeof module.handler !== "function") {
+          throw new ExpectedError(
+            `${bundlePath(options.distDir, fn)} does not export a handler function: rebuild with \`npm run bundle\`.`,
+          );
+        }
+        handlers.set(fn, module.handler as Handler);
+      }
       active = new Invoker(handlers, options.log, restore);
       return active;
     } catch (error) {

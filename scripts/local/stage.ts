@@ -118,6 +118,31 @@ function urlHost(host: string): string {
   return reachable.includes(":") ? `[${reachable}]` : reachable;
 }
 
+/**
+ * What the stack sets for the functions (contract ENV), plus what Lambda provides (region,
+ * credentials) and the endpoints that point the SDK clients at this stage.
+ */
+function functionEnvironment(outputs: StageOutputs): Record<string, string | undefined> {
+  return {
+    [ENV.connectionsBucket]: outputs.connectionsBucket,
+    [ENV.connectionsPrefix]: outputs.connectionsPrefix,
+    [ENV.managementEndpoint]: outputs.managementEndpoint,
+    [ENV.logLevel]: process.env[ENV.logLevel] ?? "INFO",
+    AWS_REGION: LOCAL.region,
+    AWS_DEFAULT_REGION: LOCAL.region,
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
+    AWS_ENDPOINT_URL_SNS: outputs.endpoints?.sns,
+    AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
+    // The SDK warns once per bundle when this machine's Node is older than 22; the functions
+    // themselves run on the nodejs22.x runtime, so the warning says nothing about them.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+}
+
 export async function startLocalStage(options: LocalStageOptions = {}): Promise<RunningLocalStage> {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_PORTS.gateway;
@@ -130,7 +155,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
   const running = await resolveStageOutputs(LOCAL_STAGE, stateLocation).catch(() => undefined);
   if (running !== undefined) {
     throw new ExpectedError(
-      `A local stage is already running at ${running.websocketUrl} (recorded in ${stateDir}): stop it first, or delete ${join(stateDir, `${LOCAL_STAGE}.json`)} if it is not.`,
+      `A local stage is already running at ${running.websocketUrl} (recorded in ${stateDir}): stop it first, or delete its record (${LOCAL_STAGE}.json there) if it is not.`,
     );
   }
 
@@ -170,25 +195,9 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     invoker = await Invoker.start({
       distDir: options.distDir ?? join(REPOSITORY_ROOT, ARTIFACTS.dir),
       log,
-      env: {
-        [ENV.connectionsBucket]: connectionsBucket,
-        [ENV.connectionsPrefix]: CONNECTIONS_PREFIX,
-        [ENV.managementEndpoint]: outputs.managementEndpoint,
-        [ENV.serviceName]: PROJECT,
-        [ENV.logLevel]: process.env[ENV.logLevel] ?? "INFO",
-        AWS_REGION: LOCAL.region,
-        AWS_DEFAULT_REGION: LOCAL.region,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local",
-        AWS_SESSION_TOKEN: undefined,
-        AWS_PROFILE: undefined,
-        AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
-        AWS_ENDPOINT_URL_SNS: outputs.endpoints?.sns,
-        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
-        // The SDK warns once per bundle when this machine's Node is older than 22; the functions
-        // themselves run on the nodejs22.x runtime, so the warning says nothing about them.
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      },
+      env: functionEnvironment(outputs),
+      // As the stack does: each function logs under its own name.
+      functionEnv: (fn) => ({ [ENV.serviceName]: resourceNames(LOCAL_STAGE).functionName(fn) }),
     });
   } catch (error) {
     await Promise.all([stopServers(), log.close()]);
