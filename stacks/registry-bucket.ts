@@ -22,6 +22,7 @@ export class RegistryBucket extends Construct {
     this.prefix = props.prefix;
     this.bucket = new S3Bucket(this, "bucket", {
       bucketPrefix: `${PROJECT}-${props.stage}-`,
+      // Its objects only describe connections that die with the stage: never block a destroy.
       forceDestroy: true,
     });
     const bucket = this.bucket.id;
