@@ -22,10 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
-  bucket.mock.reset();
-  bucket.objects.clear();
-  bucket.failures.clear();
-  bucket.install();
+  bucket.reset();
   logs.start();
 });
 afterEach(() => {

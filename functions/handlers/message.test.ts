@@ -23,16 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
-  bucket.mock.reset();
-  bucket.objects.clear();
-  bucket.failures.clear();
-  bucket.failListCall = undefined;
-  bucket.listCalls = 0;
-  bucket.install();
-  gateway.mock.reset();
-  gateway.received.clear();
-  gateway.failures.clear();
-  gateway.install();
+  bucket.reset();
+  gateway.reset();
   bucket.register(SENDER, OTHER);
   gateway.open(SENDER, OTHER);
   logs.start();

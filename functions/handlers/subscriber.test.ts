@@ -22,16 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
-  bucket.mock.reset();
-  bucket.objects.clear();
-  bucket.failures.clear();
-  bucket.failListCall = undefined;
-  bucket.listCalls = 0;
-  bucket.install();
-  gateway.mock.reset();
-  gateway.received.clear();
-  gateway.failures.clear();
-  gateway.install();
+  bucket.reset();
+  gateway.reset();
   bucket.register(A, B);
   gateway.open(A, B);
   logs.start();

@@ -24,22 +24,8 @@ function ids(count: number, tag = "c"): string[] {
 }
 
 beforeEach(() => {
-  bucket.mock.reset();
-  bucket.objects.clear();
-  bucket.failures.clear();
-  bucket.heldPages.clear();
-  bucket.failListCall = undefined;
-  bucket.listCalls = 0;
-  bucket.deleteBatchSizes.length = 0;
-  bucket.install();
-  gateway.mock.reset();
-  gateway.received.clear();
-  gateway.failures.clear();
-  gateway.delayMs = 0;
-  gateway.inFlight = 0;
-  gateway.maxInFlight = 0;
-  gateway.postOrder.length = 0;
-  gateway.install();
+  bucket.reset();
+  gateway.reset();
   logs.start();
 });
 afterEach(() => logs.stop());

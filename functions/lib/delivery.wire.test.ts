@@ -46,9 +46,7 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 beforeEach(() => {
-  bucket.mock.reset();
-  bucket.objects.clear();
-  bucket.install();
+  bucket.reset();
   open.clear();
   throttledOnce.clear();
   posts.length = 0;

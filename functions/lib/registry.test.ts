@@ -9,12 +9,7 @@ const bucket = mockS3();
 const registry = () => new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX);
 
 beforeEach(() => {
-  bucket.mock.reset();
-  bucket.objects.clear();
-  bucket.failures.clear();
-  bucket.deleteBatchSizes.length = 0;
-  bucket.listCalls = 0;
-  bucket.install();
+  bucket.reset();
 });
 
 async function collect(pages: AsyncIterable<string[]>): Promise<string[][]> {
