@@ -1,4 +1,5 @@
 import { styleText } from "node:util";
+import { parseFunctionLogLine } from "./function-log-line.js";
 import type { LocalLogEntry } from "./local-log.js";
 
 /**
@@ -8,42 +9,19 @@ import type { LocalLogEntry } from "./local-log.js";
 
 type Style = Parameters<typeof styleText>[0];
 
-/** Fields of a Powertools log line that the view already shows or that add nothing locally. */
-const QUIET_FIELDS = new Set([
-  "level",
-  "message",
-  "timestamp",
-  "service",
-  "sampling_rate",
-  "xray_trace_id",
-  "function_arn",
-  "function_memory_size",
-  "function_name",
-  "function_request_id",
-  "cold_start",
-  // The invocation line beneath shows the connection; request ids only add width.
-  "connectionId",
-  "requestId",
-]);
+/** The invocation line beneath shows the connection; request ids only add width. */
+const SHOWN_ON_INVOCATION_LINE: ReadonlySet<string> = new Set(["connectionId", "requestId"]);
 
 function clock(iso: string): string {
   return iso.slice(11, 23);
 }
 
+/** A Powertools line as level and `message {other fields}`; anything without a message as printed. */
 function functionLine(line: string): { level: string; text: string } {
-  try {
-    const record = JSON.parse(line) as Record<string, unknown>;
-    if (typeof record !== "object" || record === null || typeof record.message !== "string") {
-      return { level: "", text: line };
-    }
-    const rest = Object.fromEntries(
-      Object.entries(record).filter(([key]) => !QUIET_FIELDS.has(key)),
-    );
-    const extra = Object.keys(rest).length === 0 ? "" : ` ${JSON.stringify(rest)}`;
-    return { level: String(record.level ?? ""), text: `${record.message}${extra}` };
-  } catch {
-    return { level: "", text: line };
-  }
+  const parsed = parseFunctionLogLine(line, SHOWN_ON_INVOCATION_LINE);
+  if (parsed?.message === undefined) return { level: "", text: line };
+  const extra = Object.keys(parsed.fields).length === 0 ? "" : ` ${JSON.stringify(parsed.fields)}`;
+  return { level: parsed.level ?? "", text: `${parsed.message}${extra}` };
 }
 
 export function renderLogEntry(entry: LocalLogEntry, colour: boolean): string {

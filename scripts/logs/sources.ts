@@ -1,4 +1,5 @@
 import { FUNCTION_NAMES, type FunctionName } from "../../functions/contract.js";
+import { parseFunctionLogLine } from "../local/function-log-line.js";
 
 /** What `npm run logs` can show: each function's log, and the API's (access log / gateway). */
 export type LogSource = FunctionName | "api";
@@ -8,21 +9,8 @@ export function isLogSource(value: string): value is LogSource {
   return (LOG_SOURCES as readonly string[]).includes(value);
 }
 
-/** Keys of a Powertools log line that say nothing a reader of the stream needs. */
-const QUIET_KEYS = new Set([
-  "time",
-  "level",
-  "message",
-  "timestamp",
-  "service",
-  "sampling_rate",
-  "xray_trace_id",
-  "cold_start",
-  "function_name",
-  "function_memory_size",
-  "function_arn",
-  "function_request_id",
-]);
+/** Lambda's own JSON events carry `time`; the stream line already starts with the event's time. */
+const SHOWN_AS_LINE_TIME: ReadonlySet<string> = new Set(["time"]);
 
 const SOURCE_WIDTH = Math.max(...LOG_SOURCES.map((source) => source.length));
 
@@ -38,21 +26,15 @@ export function logLine(time: Date | string, source: string, text: string): stri
  * shown as it is.
  */
 export function functionLogText(line: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return line.trimEnd();
+  const parsed = parseFunctionLogLine(line, SHOWN_AS_LINE_TIME);
+  if (parsed === undefined) return line.trimEnd();
+  const { type, record } = parsed.fields;
+  if (typeof type === "string" && type.startsWith("platform.")) {
+    return platformText(type, record as PlatformRecord | undefined);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return line.trimEnd();
-  const record = parsed as Record<string, unknown>;
-  if (typeof record.type === "string" && record.type.startsWith("platform.")) {
-    return platformText(record.type, record.record as PlatformRecord | undefined);
-  }
-  const rest = Object.fromEntries(Object.entries(record).filter(([key]) => !QUIET_KEYS.has(key)));
-  const level = typeof record.level === "string" ? record.level.padEnd(5) : "";
-  const message = typeof record.message === "string" ? record.message : "";
-  const extra = Object.keys(rest).length > 0 ? JSON.stringify(rest) : "";
+  const level = parsed.level?.padEnd(5) ?? "";
+  const message = parsed.message ?? "";
+  const extra = Object.keys(parsed.fields).length > 0 ? JSON.stringify(parsed.fields) : "";
   return [level, message, extra].filter((part) => part !== "").join(" ");
 }
 
