@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_NAMES } from "../../functions/contract.js";
-import { Invoker } from "./invoker.js";
+import { Invoker, MAX_ENVIRONMENTS_PER_FUNCTION } from "./invoker.js";
 import { LocalLog, type LocalLogEntry } from "./local-log.js";
 
 let dir: string;
@@ -19,11 +19,15 @@ import { Console } from "node:console";
 const out = new Console({ stdout: process.stdout, stderr: process.stderr });
 const coldStartEnv = process.env.INVOKER_TEST_VALUE;
 const coldStartName = process.env.INVOKER_TEST_NAME;
+let current;
+let invocations = 0;
 export const handler = async (event, context) => {
+  invocations += 1;
+  current = event.id;
   if (event.log) out.log(JSON.stringify({ level: "INFO", message: event.log }));
   if (event.fail) throw new Error(event.fail);
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
-  return { statusCode: 200, coldStartEnv, coldStartName, functionName: context.functionName, requestId: context.awsRequestId,
+  return { statusCode: 200, id: current, invocations, coldStartEnv, coldStartName, functionName: context.functionName, requestId: context.awsRequestId,
     remaining: context.getRemainingTimeInMillis() };
 };
 `;
@@ -156,6 +160,58 @@ describe("invoker", () => {
         .filter((entry) => entry.type === "invocation")
         .map((entry) => entry.type === "invocation" && entry.result),
     ).toEqual(["error", "timeout"]);
+  });
+
+  it("runs concurrent invocations in separate environments, so module state is never shared", async () => {
+    const running = await start();
+    const outcomes = await Promise.all(
+      ["first", "second"].map((id) =>
+        running.invoke("message", { id, sleepMs: 30 }, { trigger: "broadcast", timeoutMs: 5000 }),
+      ),
+    );
+    expect(outcomes.map((outcome) => (outcome as { result: { id: string } }).result.id)).toEqual([
+      "first",
+      "second",
+    ]);
+    expect(running.environments("message")).toBe(2);
+  });
+
+  it("reuses an idle environment for the next invocation (a warm start)", async () => {
+    const running = await start();
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const outcome = await running.invoke("connect", {}, { trigger: "$connect", timeoutMs: 5000 });
+      counts.push((outcome as { result: { invocations: number } }).result.invocations);
+    }
+    expect(counts).toEqual([1, 2, 3]);
+    expect(running.environments("connect")).toBe(1);
+  });
+
+  it("never reuses the environment of an invocation that timed out", async () => {
+    const running = await start();
+    await running.invoke("subscriber", { sleepMs: 150 }, { trigger: "sns", timeoutMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(running.environments("subscriber")).toBe(0);
+    const next = await running.invoke("subscriber", {}, { trigger: "sns", timeoutMs: 5000 });
+    expect((next as { result: { invocations: number } }).result.invocations).toBe(1);
+  });
+
+  it("queues invocations beyond the environment limit instead of failing them", async () => {
+    const running = await start();
+    const count = MAX_ENVIRONMENTS_PER_FUNCTION + 4;
+    const outcomes = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        running.invoke(
+          "message",
+          { id: i, sleepMs: 20 },
+          { trigger: "broadcast", timeoutMs: 5000 },
+        ),
+      ),
+    );
+    expect(outcomes.map((outcome) => (outcome as { result: { id: number } }).result.id)).toEqual(
+      Array.from({ length: count }, (_, i) => i),
+    );
+    expect(running.environments("message")).toBe(MAX_ENVIRONMENTS_PER_FUNCTION);
   });
 
   it("names the missing bundles", async () => {

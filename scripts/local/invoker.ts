@@ -20,8 +20,20 @@ import type { LocalLog } from "./local-log.js";
  * before the module loads (functions read it at cold start), each call gets a Lambda-like context,
  * and what the function prints becomes its log.
  *
+ * Like Lambda, each function runs in execution environments that take one invocation at a time:
+ * an idle environment is reused (a warm start), and an invocation that finds them all busy gets a
+ * new one (a cold start: a fresh instance of the bundle's module). Module state, such as the keys a
+ * logger carries for the current request, is therefore never shared by concurrent invocations.
+ *
  * `process.env` is shared by the whole process, so one invoker at a time may be active in it.
  */
+
+/**
+ * At most this many environments per function; further concurrent invocations wait for one to
+ * be free. Lambda would scale further (or throttle with 429), but every environment here is a
+ * module instance that stays in memory until the process exits.
+ */
+export const MAX_ENVIRONMENTS_PER_FUNCTION = 16;
 
 export interface InvokeOptions {
   /** The route key, or "sns". */
@@ -88,9 +100,56 @@ function lambdaContext(fn: FunctionName, requestId: string, timeoutMs: number): 
   };
 }
 
+/** The execution environments of one function. */
+class EnvironmentPool {
+  private readonly idle: Handler[] = [];
+  private readonly waiting: Array<{
+    resolve: (handler: Handler) => void;
+    reject: (error: unknown) => void;
+  }> = [];
+  private size = 0;
+
+  constructor(private readonly coldStart: () => Promise<Handler>) {}
+
+  acquire(): Promise<Handler> {
+    const idle = this.idle.pop();
+    if (idle !== undefined) return Promise.resolve(idle);
+    if (this.size < MAX_ENVIRONMENTS_PER_FUNCTION) return this.create();
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  /** The invocation ended: the environment takes the next waiting one, or idles. */
+  release(handler: Handler): void {
+    const next = this.waiting.shift();
+    if (next === undefined) this.idle.push(handler);
+    else next.resolve(handler);
+  }
+
+  /** Lambda never reuses an environment whose invocation timed out. */
+  discard(): void {
+    this.size -= 1;
+    const next = this.waiting.shift();
+    if (next !== undefined) this.create().then(next.resolve, next.reject);
+  }
+
+  get environments(): number {
+    return this.size;
+  }
+
+  private async create(): Promise<Handler> {
+    this.size += 1;
+    try {
+      return await this.coldStart();
+    } catch (error) {
+      this.size -= 1;
+      throw error;
+    }
+  }
+}
+
 export class Invoker {
   private constructor(
-    private readonly handlers: ReadonlyMap<FunctionName, Handler>,
+    private readonly pools: ReadonlyMap<FunctionName, EnvironmentPool>,
     private readonly log: LocalLog,
     private readonly restore: () => void,
   ) {}
@@ -138,26 +197,45 @@ export class Invoker {
       active = undefined;
     };
     const instance = ++loads;
-    try {
-      const handlers = new Map<FunctionName, Handler>();
-      // One at a time: each cold start must see its own function's variables.
-      for (const fn of FUNCTION_NAMES) {
+    let coldStarts: Promise<unknown> = Promise.resolve();
+    let environments = 0;
+    // One cold start at a time: each must see its own function's variables in process.env.
+    const coldStart = (fn: FunctionName) => {
+      const started = coldStarts.then(async () => {
         setEnv(options.functionEnv?.(fn) ?? {});
-        const url = `${pathToFileURL(bundlePath(options.distDir, fn)).href}?instance=${instance}`;
+        environments += 1;
+        const file = bundlePath(options.distDir, fn);
+        const url = `${pathToFileURL(file).href}?instance=${instance}&environment=${environments}`;
         const module = (await import(url)) as { handler?: unknown };
         if (typeof module.handler !== "function") {
           throw new ExpectedError(
-            `${bundlePath(options.distDir, fn)} does not export a handler function: rebuild with \`npm run bundle\`.`,
+            `${file} does not export a handler function: rebuild with \`npm run bundle\`.`,
           );
         }
-        handlers.set(fn, module.handler as Handler);
+        return module.handler as Handler;
+      });
+      coldStarts = started.catch(() => undefined);
+      return started;
+    };
+    try {
+      const pools = new Map<FunctionName, EnvironmentPool>();
+      for (const fn of FUNCTION_NAMES) {
+        const pool = new EnvironmentPool(() => coldStart(fn));
+        // Warm one environment per function now, so a broken bundle fails the start.
+        pool.release(await pool.acquire());
+        pools.set(fn, pool);
       }
-      active = new Invoker(handlers, options.log, restore);
+      active = new Invoker(pools, options.log, restore);
       return active;
     } catch (error) {
       restore();
       throw error;
     }
+  }
+
+  /** How many execution environments fn has (busy or idle). */
+  environments(fn: FunctionName): number {
+    return this.pools.get(fn)?.environments ?? 0;
   }
 
   /** Invokes fn with event; never throws — the outcome says how it ended. */
@@ -166,23 +244,32 @@ export class Invoker {
     event: unknown,
     options: InvokeOptions,
   ): Promise<InvocationOutcome> {
-    const handler = this.handlers.get(fn) as Handler;
+    const pool = this.pools.get(fn) as EnvironmentPool;
     const requestId = randomUUID();
     const context = lambdaContext(fn, requestId, options.timeoutMs);
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
-    const run = withinInvocation(
-      { function: fn, requestId },
-      () =>
-        new Promise<unknown>((resolve, reject) => {
-          const returned = handler(event, context, (error, result) =>
+    let timedOut = false;
+    const run = withinInvocation({ function: fn, requestId }, async () => {
+      const environment = await pool.acquire();
+      try {
+        return await new Promise<unknown>((resolve, reject) => {
+          const returned = environment(event, context, (error, result) =>
             error ? reject(error) : resolve(result),
           );
           if (returned !== undefined) Promise.resolve(returned).then(resolve, reject);
-        }),
-    );
+        });
+      } finally {
+        // Settled only when the handler really ends, even after the caller stopped waiting.
+        if (timedOut) pool.discard();
+        else pool.release(environment);
+      }
+    });
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(options.timeoutMs)), options.timeoutMs);
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new TimeoutError(options.timeoutMs));
+      }, options.timeoutMs);
     });
     let outcome: InvocationOutcome;
     try {
