@@ -55,6 +55,9 @@ export function stageArgument(value: string | undefined, usage: string): Stage {
  * with their code; anything else is a bug and prints in full.
  */
 export function runCommand(main: () => Promise<number | undefined>): void {
+  // On Node 20 the SDK warns on every command that its releases after January 2027 need Node 22.
+  // The README says so once; repeating it on stderr of every command only buries the output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   main().then(
     (code) => {
       process.exitCode = code ?? 0;
