@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STATE_DIR_ENV, type StageOutputs } from "../functions/contract.js";
+import { STATE_DIR_ENV } from "../functions/contract.js";
 import { recordStageOutputs } from "../smoke/outputs.js";
+import { SAMPLE_DEV_OUTPUTS } from "../smoke/sample-outputs.js";
 
 const run = promisify(execFile);
 let stateDir: string;
@@ -48,15 +49,7 @@ describe("npm run outputs", () => {
   });
 
   it("prints one JSON object of the recorded outputs with --json", async () => {
-    const recorded: StageOutputs = {
-      stage: "dev",
-      region: "eu-west-1",
-      websocketUrl: "wss://abc123.execute-api.eu-west-1.amazonaws.com/dev",
-      managementEndpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/dev",
-      topicArn: "arn:aws:sns:eu-west-1:123456789012:websocket-stages-dev",
-      connectionsBucket: "websocket-stages-dev-connections",
-      connectionsPrefix: "connections/",
-    };
+    const recorded = SAMPLE_DEV_OUTPUTS;
     await recordStageOutputs(recorded, { env: { [STATE_DIR_ENV]: stateDir } });
     const result = await outputs("dev", "--json");
     expect(result.code).toBe(0);

@@ -1,19 +1,11 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import type { StageOutputs } from "../functions/contract.js";
 import { ExpectedError } from "./errors.js";
 import { publish, snsClientFor } from "./publish.js";
+import { SAMPLE_DEV_OUTPUTS } from "./sample-outputs.js";
 
-const dev: StageOutputs = {
-  stage: "dev",
-  region: "eu-west-1",
-  websocketUrl: "wss://abc123.execute-api.eu-west-1.amazonaws.com/dev",
-  managementEndpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/dev",
-  topicArn: "arn:aws:sns:eu-west-1:123456789012:websocket-stages-dev",
-  connectionsBucket: "websocket-stages-dev-connections",
-  connectionsPrefix: "connections/",
-};
+const dev = SAMPLE_DEV_OUTPUTS;
 
 const sns = mockClient(SNSClient);
 afterEach(() => sns.reset());

@@ -5,18 +5,10 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import type { StageOutputs } from "../../functions/contract.js";
+import { SAMPLE_DEV_OUTPUTS } from "../../smoke/sample-outputs.js";
 import { followLiveTail, formatTailedEvent, logGroupArns, type TailedEvent } from "./live-tail.js";
 
-const dev: StageOutputs = {
-  stage: "dev",
-  region: "eu-west-1",
-  websocketUrl: "wss://abc123.execute-api.eu-west-1.amazonaws.com/dev",
-  managementEndpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/dev",
-  topicArn: "arn:aws:sns:eu-west-1:123456789012:websocket-stages-dev",
-  connectionsBucket: "websocket-stages-dev-connections",
-  connectionsPrefix: "connections/",
-};
+const dev = SAMPLE_DEV_OUTPUTS;
 const prefix = "arn:aws:logs:eu-west-1:123456789012:log-group:";
 
 const logs = mockClient(CloudWatchLogsClient);
