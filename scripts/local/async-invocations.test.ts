@@ -33,6 +33,18 @@ describe("asynchronous invocations", () => {
     expect(invoker.attempts).toEqual([1, 2, 3]);
   });
 
+  it("stops retrying once an attempt succeeds", async () => {
+    const invoker = flakyInvoker(1);
+    const invocations = new AsyncInvocations(invoker, "subscriber", {
+      trigger: "sns",
+      timeoutMs: 1000,
+      retryDelaysMs: [5, 5],
+    });
+    invocations.send({});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(invoker.attempts).toEqual([1, 2]);
+  });
+
   it("gives up after Lambda's two retries", async () => {
     const invoker = flakyInvoker(10);
     const invocations = new AsyncInvocations(invoker, "subscriber", {
