@@ -2,7 +2,15 @@ import type { DeployedStage } from "../functions/contract.js";
 
 /** Everything that differs between the deployed stages. */
 export interface StageSettings {
+  /** The AWS region the stage's stack deploys to; the pipeline reads it from here, nowhere else. */
   readonly region: string;
+  /**
+   * The 12-digit AWS account the stage lives in. Leave it unset when every stage shares one
+   * account (the account of the credentials that bootstrap and deploy it); set it per stage to
+   * give a stage (typically prod) an account of its own: the bootstrap then targets that account,
+   * and the pipeline refuses a role ARN from any other.
+   */
+  readonly account?: string;
   /** Lambda memory (MB) for every function of the stage. */
   readonly memoryMb: number;
   /** Lambda timeout (s); API Gateway gives up on an integration after 29 s anyway. */
