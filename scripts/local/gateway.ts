@@ -36,8 +36,11 @@ export interface GatewayOptions {
 
 /** Bytes a client may leave unread before posts to it are throttled (429). */
 const CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
-/** Longest a shutdown waits for $disconnect invocations. */
-const DRAIN_MS = 5_000;
+/**
+ * Longest a shutdown waits for $disconnect invocations: as long as one may run, since a stop that
+ * cut them short would leave their connections in the registry. A second Ctrl-C skips the wait.
+ */
+const DRAIN_MS = LIMITS.integrationTimeoutMs;
 
 class Connection implements ManagedConnection, ConnectionInfo {
   lastActiveAt: number;

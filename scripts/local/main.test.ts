@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { CLOSE_CODES, STATE_DIR_ENV, type StageOutputs } from "../../functions/contract.js";
 import { bundleFunctions } from "../bundle.js";
+import type { LocalLogEntry } from "./local-log.js";
 
 /** `npm start` as a user runs it: the CLI in its own process, stopped with Ctrl-C (SIGINT). */
 
@@ -66,6 +67,55 @@ describe("npm start", () => {
     expect(await exited).toEqual([0, null]);
     await expect(access(join(dir, "state", "local.json"))).rejects.toThrow();
   });
+
+  it("takes interrupts moments apart as one Ctrl-C: every $disconnect still runs", async () => {
+    const stateDir = join(dir, "state-relayed");
+    const [command, args, options] = cli([
+      "--port",
+      "0",
+      "--json",
+      "--dist-dir",
+      join(dir, "dist"),
+    ]);
+    const started = spawn(command, args, {
+      env: { ...options.env, [STATE_DIR_ENV]: stateDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = started;
+    const lines = createInterface({ input: started.stdout });
+    const entries: LocalLogEntry[] = [];
+    let outputs: StageOutputs | undefined;
+    const ready = new Promise<void>((resolve) => {
+      lines.on("line", (line) => {
+        const parsed = JSON.parse(line) as { type: string; outputs?: StageOutputs };
+        if (parsed.type === "ready") {
+          outputs = parsed.outputs;
+          resolve();
+        } else entries.push(parsed as LocalLogEntry);
+      });
+    });
+    await ready;
+    const sockets = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const socket = new WebSocket(outputs?.websocketUrl ?? "");
+        await once(socket, "open");
+        return socket;
+      }),
+    );
+    const exited = once(started, "exit");
+    // What one Ctrl-C becomes in a terminal: the terminal's own signal, npm's forwarded copy and
+    // tsx's relay 30 ms later.
+    started.kill("SIGINT");
+    started.kill("SIGINT");
+    await once(sockets[0] as WebSocket, "close");
+    started.kill("SIGINT");
+    expect(await exited).toEqual([0, null]);
+    const ran = (fn: string) =>
+      entries.filter((e) => e.type === "invocation" && e.function === fn && e.result === "ok");
+    expect(ran("connect")).toHaveLength(sockets.length);
+    expect(ran("disconnect")).toHaveLength(sockets.length);
+    await expect(access(join(stateDir, "local.json"))).rejects.toThrow();
+  }, 60_000);
 
   it("exits 2 naming the bad value when a port is not a number", async () => {
     const [command, args, options] = cli(["--port", "eighty"]);

@@ -25,6 +25,9 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
 Example: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
 `;
 
+/** Interrupts closer together than this are one Ctrl-C, relayed by the processes in between. */
+const REPEATED_INTERRUPT_MS = 1000;
+
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function portOption(flag: string, value: string | undefined, envName: string): number | undefined {
@@ -103,14 +106,23 @@ runCommand(async () => {
   }
 
   await new Promise<void>((resolve) => {
+    let stoppingSince: number | undefined;
     const shutdown = () => {
-      process.stderr.write("Stopping the local stage (clients get 1001 Going away)…\n");
-      // A second Ctrl-C does not wait for the $disconnect invocations.
-      process.once("SIGINT", () => process.exit(130));
-      stage.stop().then(resolve, resolve);
+      if (stoppingSince === undefined) {
+        stoppingSince = performance.now();
+        process.stderr.write(
+          "Stopping the local stage (clients get 1001 Going away; Ctrl-C again to quit at once)…\n",
+        );
+        stage.stop().then(resolve, resolve);
+        return;
+      }
+      // One Ctrl-C in a terminal arrives several times: the terminal signals every process of the
+      // foreground group (npm, the shell, node), and npm and tsx forward it again moments later.
+      // Only a press well after the first one means "quit now, skip the $disconnect invocations".
+      if (performance.now() - stoppingSince >= REPEATED_INTERRUPT_MS) process.exit(130);
     };
-    process.once("SIGINT", shutdown);
-    process.once("SIGTERM", shutdown);
+    process.on("SIGINT", shutdown);
+    process.on("SIGTERM", shutdown);
   });
   return 0;
 });

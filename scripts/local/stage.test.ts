@@ -25,7 +25,7 @@ import WebSocket from "ws";
 import { STATE_DIR_ENV } from "../../functions/contract.js";
 import { bundleFunctions } from "../bundle.js";
 import type { InvocationEntry } from "./local-log.js";
-import { type RunningLocalStage, startLocalStage } from "./stage.js";
+import { type RunningLocalStage, SERVER_KEEP_ALIVE_MS, startLocalStage } from "./stage.js";
 
 /**
  * End to end: the real bundles behind the local stage, driven by `ws` clients and the real SDK
@@ -230,6 +230,25 @@ describe("local stage end to end", () => {
       const ids = await registryIds();
       return ids.length === 1 && ids[0] === a.connectionId;
     }, "b to be unregistered");
+  });
+
+  it("keeps idle keep-alive connections open longer than the functions' SDK clients reuse them", async () => {
+    const { outputs } = stage;
+    const urls = [
+      `${outputs.managementEndpoint}/@connections/unknown`,
+      `${outputs.endpoints?.s3}/${outputs.connectionsBucket}?list-type=2`,
+      `${outputs.endpoints?.sns}/`,
+    ];
+    for (const url of urls) {
+      const response = await fetch(url, { headers: { connection: "keep-alive" } });
+      await response.arrayBuffer();
+      // Node's 5 s default raced the SDK's keep-alive agents under load: a post reused a socket
+      // the server was closing, failed with ECONNRESET and, after the retries, was lost.
+      expect(response.headers.get("keep-alive"), url).toBe(
+        `timeout=${SERVER_KEEP_ALIVE_MS / 1000}`,
+      );
+    }
+    expect(SERVER_KEEP_ALIVE_MS).toBeGreaterThanOrEqual(60_000);
   });
 
   it("prints the running stage's outputs with `npm run outputs -- local --json`", async () => {

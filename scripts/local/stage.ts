@@ -72,6 +72,22 @@ export interface RunningLocalStage {
 
 export const DEFAULT_PORTS = { gateway: 3001, s3: 3002, sns: 3003 } as const;
 
+/**
+ * How long the stage's servers keep an idle keep-alive connection. The SDK clients in the
+ * functions keep their sockets with no idle limit of their own, so a server that closes first
+ * (Node's default is 5 s) races their next request on that socket: under load posts failed with
+ * ECONNRESET until the SDK's retries ran out. AWS's endpoints keep idle connections far longer.
+ */
+export const SERVER_KEEP_ALIVE_MS = 120_000;
+
+function stageServer(): Server {
+  const server = createServer();
+  server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
+  // Node measures headersTimeout from a request's first byte; it must outlast keep-alive idling.
+  server.headersTimeout = SERVER_KEEP_ALIVE_MS + 1_000;
+  return server;
+}
+
 /** How long the topic's subscriber may run per message; Lambda's own timeout is the stack's. */
 const SUBSCRIBER_TIMEOUT_MS = 60_000;
 
@@ -159,7 +175,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     );
   }
 
-  const servers = { gateway: createServer(), s3: createServer(), sns: createServer() };
+  const servers = { gateway: stageServer(), s3: stageServer(), sns: stageServer() };
   const stopServers = () => Promise.all(Object.values(servers).map(closeServer));
   let gatewayPort: number;
   let s3Port: number;
