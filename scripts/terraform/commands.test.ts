@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYED_STAGES, stackName } from "../../functions/contract.js";
+import { STAGE_SETTINGS } from "../../stacks/stages.js";
 import { writeFakeBundle } from "../../stacks/synthesized-fixture.js";
 
 /** The terraform commands as a user runs them (through tsx), without terraform where possible. */
@@ -76,6 +77,26 @@ describe("npm run deploy", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
       /No saved plan at .*missing\.tfplan: make one with `npm run plan -- dev --out/,
+    );
+  });
+});
+
+describe("npm run stage", () => {
+  it("prints where a stage lives as JSON, from stacks/stages.ts", () => {
+    const result = run("stage.ts", ["dev", "--json"], { ...process.env, AWS_REGION: "" });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      stage: "dev",
+      region: STAGE_SETTINGS.dev.region,
+      stack: stackName("dev"),
+    });
+  });
+
+  it("fails, naming both regions, when AWS_REGION disagrees with the stage", () => {
+    const result = run("stage.ts", ["dev"], { ...process.env, AWS_REGION: "ap-south-2" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `AWS_REGION is "ap-south-2" but stacks/stages.ts puts dev in "${STAGE_SETTINGS.dev.region}"`,
     );
   });
 });
