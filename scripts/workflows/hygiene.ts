@@ -39,7 +39,10 @@ function stepNeeds(step: Step): Array<[string, Need]> {
   if (action === "actions/download-artifact" && "run-id" in step.with) {
     needs.push(["actions", { level: "read", reason: "downloading another run's artifact" }]);
   }
-  if (step.run !== undefined && npmScriptsUsed(step.run).some((use) => use.name === "plan-comment")) {
+  if (
+    step.run !== undefined &&
+    npmScriptsUsed(step.run).some((use) => use.name === "plan-comment")
+  ) {
     needs.push([
       "pull-requests",
       { level: "write", reason: "npm run plan-comment (the pull request's plan comment)" },
