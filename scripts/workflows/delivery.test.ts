@@ -3,6 +3,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { checkDelivery, npmCommands } from "./delivery.js";
 import { loadWorkflows, parseWorkflow, type Workflow } from "./workflow.js";
 
+/** A GitHub expression as the YAML text holds it. */
+const E = (body: string) => `\${{ ${body} }}`;
+
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 let workflows: Workflow[];
@@ -48,7 +51,7 @@ describe("the delivery rules", () => {
       seeded(
         "deploy.yml",
         once(
-          "name: plan-${{ inputs.stage }}\n          path: plans/\n      - uses: hashicorp",
+          `name: plan-${E("inputs.stage")}\n          path: plans/\n      - uses: hashicorp`,
           "name: plan-of-yesterday\n          path: plans/\n      - uses: hashicorp",
         ),
       ),
@@ -59,8 +62,8 @@ describe("the delivery rules", () => {
       seeded(
         "deploy.yml",
         once(
-          "name: plan-${{ inputs.stage }}\n          path: plans/\n      - uses: hashicorp",
-          "name: plan-${{ inputs.stage }}\n          run-id: ${{ inputs.run-id }}\n          path: plans/\n      - uses: hashicorp",
+          `name: plan-${E("inputs.stage")}\n          path: plans/\n      - uses: hashicorp`,
+          `name: plan-${E("inputs.stage")}\n          run-id: ${E("inputs.run-id")}\n          path: plans/\n      - uses: hashicorp`,
         ),
       ),
     );
@@ -75,8 +78,8 @@ describe("the delivery rules", () => {
       seeded(
         "deploy.yml",
         once(
-          "    name: Plan ${{ inputs.stage }}\n",
-          "    name: Plan ${{ inputs.stage }}\n    environment: ${{ inputs.stage }}\n",
+          `    name: Plan ${E("inputs.stage")}\n`,
+          `    name: Plan ${E("inputs.stage")}\n    environment: ${E("inputs.stage")}\n`,
         ),
       ),
     );
@@ -95,14 +98,17 @@ describe("the delivery rules", () => {
     const found = checkDelivery(
       seeded(
         "pull-request.yml",
-        once("aws-region: ${{ steps.where.outputs.region }}", "aws-region: ${{ vars.AWS_REGION }}"),
+        once(
+          `aws-region: ${E("steps.where.outputs.region")}`,
+          `aws-region: ${E("vars.AWS_REGION")}`,
+        ),
       ),
     );
     expect(rules(found)).toEqual(["pull-request.yml region-from-project", "pull-request.yml oidc"]);
     const literal = checkDelivery(
       seeded(
         "drift.yml",
-        once("aws-region: ${{ steps.where.outputs.region }}", "aws-region: eu-west-1"),
+        once(`aws-region: ${E("steps.where.outputs.region")}`, "aws-region: eu-west-1"),
       ),
     );
     expect(rules(literal)).toEqual(["drift.yml oidc"]);
@@ -111,7 +117,7 @@ describe("the delivery rules", () => {
 
   it("catch a deploy role assumed without the stage's environment", () => {
     const found = checkDelivery(
-      seeded("deploy.yml", once("    environment: ${{ inputs.stage }}\n", "")),
+      seeded("deploy.yml", once(`    environment: ${E("inputs.stage")}\n`, "")),
     );
     expect(rules(found)).toEqual(["deploy.yml oidc"]);
     expect(found[0]?.message).toContain(
@@ -131,8 +137,8 @@ describe("the delivery rules", () => {
       seeded(
         "deploy.yml",
         once(
-          "role-to-assume: ${{ steps.where.outputs.role-arn }}\n          role-session-name: deploy",
-          "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}\n          role-session-name: deploy",
+          `role-to-assume: ${E("steps.where.outputs.role-arn")}\n          role-session-name: deploy`,
+          `role-to-assume: ${E("vars.AWS_DEPLOY_ROLE_ARN")}\n          role-session-name: deploy`,
         ),
       ),
     );
