@@ -113,6 +113,13 @@ describe("the delivery rules", () => {
     );
     expect(rules(literal)).toEqual(["drift.yml oidc"]);
     expect(literal[0]?.message).toMatch(/take it from the project/);
+    const setForTheSteps = checkDelivery(
+      seeded(
+        "main.yml",
+        once('  CHECKPOINT_DISABLE: "1"\n', '  CHECKPOINT_DISABLE: "1"\n  AWS_REGION: us-east-1\n'),
+      ),
+    );
+    expect(rules(setForTheSteps)).toEqual(["main.yml region-from-project"]);
   });
 
   it("catch a deploy role assumed without the stage's environment", () => {

@@ -27,7 +27,9 @@ const SOME_STAGE = "dev";
 const ARTIFACT_ACTION = /^actions\/(upload|download)-artifact@/;
 const AWS_CREDENTIALS = /^aws-actions\/configure-aws-credentials@/;
 const STEP_OUTPUT = /^\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}$/;
-const REGION_VARIABLE = /\b(?:vars|secrets|env)\.AWS_(?:DEFAULT_)?REGION\b/;
+// Reading a region variable, or setting one for the steps (which the AWS SDK and CLI would obey).
+const REGION_VARIABLE =
+  /\b(?:vars|secrets|env)\.AWS_(?:DEFAULT_)?REGION\b|^\s*AWS_(?:DEFAULT_)?REGION\s*:/;
 
 /** Each `npm run <script> …` command line of a step, continuation lines joined. */
 export function npmCommands(step: Step, script: string): string[] {
