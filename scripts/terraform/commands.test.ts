@@ -1,5 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,6 +106,29 @@ describe("npm run stage", () => {
     expect(result.stderr).toContain(
       `AWS_REGION is "ap-south-2" but stacks/stages.ts puts dev in "${STAGE_SETTINGS.dev.region}"`,
     );
+  });
+});
+
+describe("npm run drift", () => {
+  it("exits 1 naming the drifted resources of a stage, and lists unchecked stages", () => {
+    const plans = join(scratch, "drift-plans");
+    mkdirSync(plans, { recursive: true });
+    writeFileSync(
+      join(plans, "prod.tfplan.json"),
+      JSON.stringify({
+        stage: "prod",
+        planFile: join(plans, "prod.tfplan"),
+        hasChanges: true,
+        changes: [{ address: "aws_sns_topic.topic", kind: "delete", attributes: [] }],
+        counts: { create: 0, update: 0, replace: 0, delete: 1 },
+        unchanged: 0,
+      }),
+    );
+    const result = run("drift-check.ts", ["--plans-dir", plans]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("prod: DRIFTED");
+    expect(result.stdout).toContain("aws_sns_topic.topic: deleted outside Terraform");
+    expect(result.stdout).toContain("dev: not checked");
   });
 });
 
