@@ -44,11 +44,16 @@ export function stateBackend(
   return {
     type: "s3",
     bucket,
-    key: `${PROJECT}/${stackName(stage)}.tfstate`,
+    key: stateKey(stage),
     region: env[STATE_BACKEND_ENV.region] || stageRegion,
     encrypt: true,
     useLockfile: true,
   };
+}
+
+/** The S3 object key of a stage's state in the state bucket (one per stage). */
+export function stateKey(stage: DeployedStage): string {
+  return `${PROJECT}/${stackName(stage)}.tfstate`;
 }
 
 /** `.state/terraform/<stack>.tfstate`, seen from `cdktf.out/stacks/<stack>/`. */

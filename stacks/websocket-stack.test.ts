@@ -297,10 +297,10 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
     ]);
   });
 
-  it("admits the AWS provider 5.100.0 of the filesystem mirror", () => {
+  it("pins the AWS provider to the 6.x line the bindings were generated for", () => {
     const aws = (stack().json.terraform.required_providers as Record<string, Resource>).aws;
     expect(aws?.source).toBe("hashicorp/aws");
-    expect(String(aws?.version)).toMatch(/^>= 5\.100\.0(,|$)/);
+    expect(aws?.version).toBe("~> 6.25");
   });
 
   it("manages the account's API Gateway CloudWatch role only where the stage says so", () => {

@@ -25,11 +25,14 @@ import type { StageSettings } from "./stages.js";
 import { StageTopic } from "./topic.js";
 
 /**
- * The provider versions the synthesized JSON accepts. The bindings were generated from 6.25 and
- * pin it exactly; every attribute this stack sets exists in 5.100 too (`npm run validate` checks
- * it against the 5.100.0 filesystem mirror), so both major versions are admitted.
+ * The provider versions the synthesized JSON accepts: the 6.x line the bindings were generated
+ * from (@cdktf/provider-aws 21.x targets hashicorp/aws 6.25), so dev and a later promotion of the
+ * same build cannot pick different major or older minor versions; the build's
+ * `.terraform.lock.hcl` then fixes the exact version. Offline validation on a machine whose
+ * filesystem mirror holds only 5.100 relaxes this through a validation-only override file
+ * (scripts/terraform/provider-mirror.ts), never in the synthesized stack.
  */
-export const AWS_PROVIDER_CONSTRAINT = ">= 5.100.0, < 7.0.0";
+export const AWS_PROVIDER_CONSTRAINT = "~> 6.25";
 
 export interface WebSocketStackProps {
   readonly stage: DeployedStage;

@@ -1,9 +1,18 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYED_STAGES, stackName } from "../../functions/contract.js";
+import { STAGE_SETTINGS } from "../../stacks/stages.js";
 import { writeFakeBundle } from "../../stacks/synthesized-fixture.js";
 
 /** The terraform commands as a user runs them (through tsx), without terraform where possible. */
@@ -77,6 +86,49 @@ describe("npm run deploy", () => {
     expect(result.stderr).toMatch(
       /No saved plan at .*missing\.tfplan: make one with `npm run plan -- dev --out/,
     );
+  });
+});
+
+describe("npm run stage", () => {
+  it("prints where a stage lives as JSON, from stacks/stages.ts", () => {
+    const result = run("stage.ts", ["dev", "--json"], { ...process.env, AWS_REGION: "" });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      stage: "dev",
+      region: STAGE_SETTINGS.dev.region,
+      stack: stackName("dev"),
+    });
+  });
+
+  it("fails, naming both regions, when AWS_REGION disagrees with the stage", () => {
+    const result = run("stage.ts", ["dev"], { ...process.env, AWS_REGION: "ap-south-2" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `AWS_REGION is "ap-south-2" but stacks/stages.ts puts dev in "${STAGE_SETTINGS.dev.region}"`,
+    );
+  });
+});
+
+describe("npm run drift", () => {
+  it("exits 1 naming the drifted resources of a stage, and lists unchecked stages", () => {
+    const plans = join(scratch, "drift-plans");
+    mkdirSync(plans, { recursive: true });
+    writeFileSync(
+      join(plans, "prod.tfplan.json"),
+      JSON.stringify({
+        stage: "prod",
+        planFile: join(plans, "prod.tfplan"),
+        hasChanges: true,
+        changes: [{ address: "aws_sns_topic.topic", kind: "delete", attributes: [] }],
+        counts: { create: 0, update: 0, replace: 0, delete: 1 },
+        unchanged: 0,
+      }),
+    );
+    const result = run("drift-check.ts", ["--plans-dir", plans]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("prod: DRIFTED");
+    expect(result.stdout).toContain("aws_sns_topic.topic: deleted outside Terraform");
+    expect(result.stdout).toContain("dev: not checked");
   });
 });
 

@@ -25,6 +25,17 @@ export async function overrideProvider(
   await writeOverride(dir, "provider", { provider: { aws: settings } });
 }
 
+/**
+ * Replaces the stack's provider version pin — for offline validation and rehearsal only, never
+ * for plan or deploy: a machine whose filesystem mirror lacks the pinned 6.x validates against
+ * the version it has. Terraform merges `required_providers` entries of override files.
+ */
+export async function overrideProviderVersion(dir: string, version: string): Promise<void> {
+  await writeOverride(dir, "provider_version", {
+    terraform: { required_providers: { aws: { source: "hashicorp/aws", version } } },
+  });
+}
+
 /** Provider settings that let `terraform plan` run with no AWS account or network. */
 export const OFFLINE_PROVIDER = {
   access_key: "offline",

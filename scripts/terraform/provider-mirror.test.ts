@@ -2,7 +2,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PROVIDER_MIRROR_ENV, terraformEnvironment } from "./provider-mirror.js";
+import { AWS_PROVIDER_CONSTRAINT } from "../../stacks/websocket-stack.js";
+import {
+  mirroredAwsVersions,
+  PROVIDER_MIRROR_ENV,
+  satisfiesPessimistic,
+  terraformEnvironment,
+  validationProviderVersion,
+} from "./provider-mirror.js";
 
 describe("terraformEnvironment", () => {
   let root: string;
@@ -39,5 +46,49 @@ describe("terraformEnvironment", () => {
     });
     expect(env.TF_CLI_CONFIG_FILE).toBeUndefined();
     expect(providerSource).toMatch(/registry/);
+  });
+});
+
+describe("validationProviderVersion", () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "websocket-stages-mirror-"));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const mirrorWith = (...entries: string[]) => {
+    const dir = join(root, "registry.terraform.io", "hashicorp", "aws");
+    for (const entry of entries) {
+      if (entry.endsWith(".zip")) {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, entry), "");
+      } else mkdirSync(join(dir, entry, "linux_amd64"), { recursive: true });
+    }
+    return root;
+  };
+
+  it("reads unpacked and packed mirror layouts", () => {
+    mirrorWith("5.100.0", "terraform-provider-aws_6.25.0_linux_amd64.zip");
+    expect(mirroredAwsVersions(root)).toEqual(["5.100.0", "6.25.0"]);
+  });
+
+  it("replaces the 6.x pin with the mirror's 5.100.0 for validation only when nothing else fits", () => {
+    expect(validationProviderVersion(mirrorWith("5.100.0"), AWS_PROVIDER_CONSTRAINT)).toBe(
+      "5.100.0",
+    );
+  });
+
+  it("keeps the pin when the mirror holds a version it admits, or providers come from the registry", () => {
+    expect(
+      validationProviderVersion(mirrorWith("5.100.0", "6.30.1"), AWS_PROVIDER_CONSTRAINT),
+    ).toBe(undefined);
+    expect(validationProviderVersion(undefined, AWS_PROVIDER_CONSTRAINT)).toBeUndefined();
+  });
+
+  it("reads ~> MAJOR.MINOR as Terraform does", () => {
+    expect(satisfiesPessimistic("6.25.0", "~> 6.25")).toBe(true);
+    expect(satisfiesPessimistic("6.40.2", "~> 6.25")).toBe(true);
+    expect(satisfiesPessimistic("6.24.9", "~> 6.25")).toBe(false);
+    expect(satisfiesPessimistic("7.0.0", "~> 6.25")).toBe(false);
+    expect(satisfiesPessimistic("5.100.0", "~> 6.25")).toBe(false);
   });
 });

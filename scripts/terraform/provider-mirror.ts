@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +32,7 @@ export function findProviderMirror(env: NodeJS.ProcessEnv): string | undefined {
 export async function terraformEnvironment(
   configDir: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ env: NodeJS.ProcessEnv; providerSource: string }> {
+): Promise<{ env: NodeJS.ProcessEnv; providerSource: string; mirror?: string }> {
   const userConfig = env.TF_CLI_CONFIG_FILE;
   if (userConfig && existsSync(userConfig)) {
     return { env: { ...env }, providerSource: `the CLI config ${userConfig}` };
@@ -59,5 +59,55 @@ export async function terraformEnvironment(
   return {
     env: { ...env, TF_CLI_CONFIG_FILE: file },
     providerSource: `the filesystem mirror ${mirror}`,
+    mirror,
   };
+}
+
+/** The hashicorp/aws versions a filesystem mirror holds (unpacked or packed layout). */
+export function mirroredAwsVersions(mirror: string): string[] {
+  const dir = join(mirror, "registry.terraform.io", "hashicorp", "aws");
+  if (!existsSync(dir)) return [];
+  const versions = readdirSync(dir).map(
+    (name) => /^terraform-provider-aws_(\d+\.\d+\.\d+)_/.exec(name)?.[1] ?? name,
+  );
+  return [...new Set(versions.filter((name) => /^\d+\.\d+\.\d+$/.test(name)))].sort(
+    compareVersions,
+  );
+}
+
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [a, b].map((v) => v.split(".").map(Number));
+  for (let i = 0; i < 3; i += 1) {
+    const d = (x?.[i] ?? 0) - (y?.[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * Whether `version` satisfies a pessimistic constraint `~> MAJOR.MINOR` (the form the stacks pin):
+ * the same major, at least that minor.
+ */
+export function satisfiesPessimistic(version: string, constraint: string): boolean {
+  const match = /^~>\s*(\d+)\.(\d+)$/.exec(constraint.trim());
+  if (match === null)
+    throw new Error(`Unsupported provider constraint ${JSON.stringify(constraint)}.`);
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major === Number(match[1]) && minor >= Number(match[2]);
+}
+
+/**
+ * The provider version validation must use instead of the stack's pin, when this machine installs
+ * providers from a filesystem mirror that holds no version the pin admits (this image's mirror
+ * holds 5.100.0 only, the stacks pin 6.x): the newest mirrored version. Undefined when the pin
+ * can be honoured, or when providers come from the registry.
+ */
+export function validationProviderVersion(
+  mirror: string | undefined,
+  constraint: string,
+): string | undefined {
+  if (mirror === undefined) return undefined;
+  const versions = mirroredAwsVersions(mirror);
+  if (versions.some((version) => satisfiesPessimistic(version, constraint))) return undefined;
+  return versions.at(-1);
 }

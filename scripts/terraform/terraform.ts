@@ -12,6 +12,26 @@ export class TerraformMissingError extends ExpectedError {
   }
 }
 
+/**
+ * `terraform apply PLANFILE` refused the plan because the state changed after it was made (another
+ * deploy ran in between). Terraform changes nothing in that case.
+ */
+export class StalePlanError extends ExpectedError {
+  override readonly name = "StalePlanError";
+  constructor(stage: string, planFile: string) {
+    super(
+      `The saved plan ${planFile} for ${stage} is stale: ${stage}'s state changed after the plan was made ` +
+        "(another deploy ran in between), so Terraform refused it and changed nothing. " +
+        "Re-run the promotion (or the Main run) to make a fresh plan, review it, and approve that one.",
+    );
+  }
+}
+
+/** Terraform's own words for a stale saved plan (`Error: Saved plan is stale`). */
+export function isStalePlanRefusal(output: string): boolean {
+  return /Saved plan is stale/.test(output);
+}
+
 export interface TerraformRun {
   /** The stack folder (`-chdir`). */
   readonly dir: string;

@@ -2,9 +2,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ARTIFACTS, DEPLOYED_STAGES, type DeployedStage } from "../../functions/contract.js";
+import { AWS_PROVIDER_CONSTRAINT } from "../../stacks/websocket-stack.js";
 import { parseCommandLine, runCommand } from "../cli.js";
-import { copyStack, OFFLINE_PROVIDER, overrideBackend, overrideProvider } from "./overrides.js";
-import { terraformEnvironment } from "./provider-mirror.js";
+import {
+  copyStack,
+  OFFLINE_PROVIDER,
+  overrideBackend,
+  overrideProvider,
+  overrideProviderVersion,
+} from "./overrides.js";
+import { terraformEnvironment, validationProviderVersion } from "./provider-mirror.js";
 import { synthesize } from "./synthesis.js";
 import { requireTerraform, terraform } from "./terraform.js";
 
@@ -14,7 +21,8 @@ Usage: npm run validate [-- --dist DIR] [--json]
 Synthesizes every stage's stack from the bundles (run \`npm run bundle\` first), then for each:
 \`terraform init -backend=false\`, \`terraform validate\`, and a \`terraform plan\` that runs offline
 (dummy credentials, local state in a scratch folder). Uses a provider filesystem mirror when this
-machine has one. Needs terraform on PATH; touches no AWS account and nothing in the repository.
+machine has one; when the mirror lacks the pinned hashicorp/aws 6.x, validation (only) uses the
+newest version it holds. Needs terraform on PATH; touches no AWS account and nothing in the repository.
 
   --dist DIR   bundles folder (default ${ARTIFACTS.dir})
   --json       print {"stages": {stage: {ms, toCreate}}, "ms": n} when done
@@ -43,9 +51,11 @@ async function validateStage(
   synthesized: string,
   scratch: string,
   env: NodeJS.ProcessEnv,
+  providerVersion: string | undefined,
 ): Promise<StageResult> {
   const started = performance.now();
   const dir = await copyStack(synthesized, join(scratch, stage));
+  if (providerVersion !== undefined) await overrideProviderVersion(dir, providerVersion);
   const run = { dir, env, output: "capture" } as const;
   const timed = async (label: string, args: string[]): Promise<string> => {
     const t = performance.now();
@@ -77,12 +87,18 @@ runCommand(async () => {
       distDir: resolve(parsed.values.dist ?? ARTIFACTS.dir),
       outdir: join(scratch, "cdktf.out"),
     });
-    const { env, providerSource } = await terraformEnvironment(join(scratch, "cli"));
+    const { env, providerSource, mirror } = await terraformEnvironment(join(scratch, "cli"));
     step(`terraform ${version}; providers from ${providerSource}`);
+    const providerVersion = validationProviderVersion(mirror, AWS_PROVIDER_CONSTRAINT);
+    if (providerVersion !== undefined) {
+      step(
+        `The mirror holds no hashicorp/aws matching the stacks' pin "${AWS_PROVIDER_CONSTRAINT}": validating with ${providerVersion} (a validation-only override; plan and deploy keep the pin).`,
+      );
+    }
     const results = {} as Record<DeployedStage, StageResult>;
     for (const stage of DEPLOYED_STAGES) {
       step(`Validating ${stage}…`);
-      results[stage] = await validateStage(stage, stackDirs[stage], scratch, env);
+      results[stage] = await validateStage(stage, stackDirs[stage], scratch, env, providerVersion);
     }
     const ms = Math.round(performance.now() - started);
     if (parsed.values.json === true) {

@@ -84,6 +84,20 @@ describe("checkHygiene", () => {
     ]);
   });
 
+  it("needs pull-requests: write to comment the plans on the pull request", () => {
+    const job = (permissions: string) => `  comment:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    permissions: ${permissions}
+    steps:
+      - run: npm run --silent plan-comment -- --plans-dir plans/
+`;
+    expect(rules(job("{ pull-requests: write }"))).toEqual([]);
+    expect(rules(job("{}")).map((f) => f.message)).toEqual([
+      expect.stringContaining("needs pull-requests: write (npm run plan-comment"),
+    ]);
+  });
+
   it("reports an action pinned by tag, or by SHA without its version comment", () => {
     const findings = rules(`  build:
     runs-on: ubuntu-24.04

@@ -1,5 +1,6 @@
 import { ARTIFACTS } from "../../functions/contract.js";
 import { calledWorkflowFile } from "./calls.js";
+import { npmScriptsUsed } from "./npm-scripts.js";
 import { asRecord, type Finding, type Job, type Step, type Workflow } from "./workflow.js";
 
 type Level = "read" | "write";
@@ -37,6 +38,15 @@ function stepNeeds(step: Step): Array<[string, Need]> {
   }
   if (action === "actions/download-artifact" && "run-id" in step.with) {
     needs.push(["actions", { level: "read", reason: "downloading another run's artifact" }]);
+  }
+  if (
+    step.run !== undefined &&
+    npmScriptsUsed(step.run).some((use) => use.name === "plan-comment")
+  ) {
+    needs.push([
+      "pull-requests",
+      { level: "write", reason: "npm run plan-comment (the pull request's plan comment)" },
+    ]);
   }
   if (step.run !== undefined && GH_ACTIONS_API.test(step.run)) {
     needs.push(["actions", { level: "read", reason: `gh reading workflow runs (${step.label})` }]);

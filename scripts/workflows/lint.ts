@@ -5,6 +5,7 @@ import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand } from "../cli.js";
 import { actionlint } from "./actionlint.js";
 import { checkReusableCalls } from "./calls.js";
+import { checkDelivery } from "./delivery.js";
 import { checkHygiene } from "./hygiene.js";
 import { checkNpmScripts } from "./npm-scripts.js";
 import { shellcheckRunScripts } from "./shellcheck.js";
@@ -16,7 +17,10 @@ Usage: npm run lint:workflows [-- --json]
 Checks ${WORKFLOWS_DIR}/*.yml with actionlint, feeds every run: script to shellcheck, and checks
 what neither tool does: calls of local reusable workflows pass exactly their inputs, every
 \`npm run <name>\` exists in package.json, and the project's rules (permissions: {} with minimal
-per-job grants, a timeout on every job, actions pinned by SHA, header comments, Node version).
+per-job grants, a timeout on every job, actions pinned by SHA, header comments, Node version) and
+the delivery rules: applies apply a plan made earlier in the run, approval sits on the apply, no
+plan takes the state lock, the region comes from the project, and every OIDC subject a job
+presents is one its role trusts.
 Exits 1 when anything is found.
 
   --json   print the findings as one JSON array
@@ -43,6 +47,7 @@ async function lintWorkflows(
     ["reusable workflow calls", () => checkReusableCalls(workflows)],
     ["npm scripts", () => checkNpmScripts(workflows, scripts)],
     ["permissions, timeouts, pins", () => checkHygiene(workflows)],
+    ["delivery: reviewed plans, locks, regions, OIDC subjects", () => checkDelivery(workflows)],
   ];
   const findings: Finding[] = [];
   for (const [name, check] of checks) {

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYED_STAGES, STATE_BACKEND_ENV } from "../../functions/contract.js";
 import { checkReusableCalls } from "./calls.js";
+import { checkDelivery } from "./delivery.js";
 import { checkHygiene } from "./hygiene.js";
 import { checkNpmScripts, npmScriptsUsed } from "./npm-scripts.js";
 import { asRecord, type Job, loadWorkflows, triggers, type Workflow } from "./workflow.js";
@@ -35,6 +36,7 @@ describe("the repository's workflows", () => {
   it("pass the reusable-call and hygiene checks", () => {
     expect(workflows.map((w) => w.file)).toEqual([
       ".github/workflows/deploy.yml",
+      ".github/workflows/drift.yml",
       ".github/workflows/main.yml",
       ".github/workflows/promote.yml",
       ".github/workflows/pull-request.yml",
@@ -42,6 +44,7 @@ describe("the repository's workflows", () => {
     expect(workflows.flatMap((w) => w.syntaxErrors)).toEqual([]);
     expect(checkReusableCalls(workflows)).toEqual([]);
     expect(checkHygiene(workflows)).toEqual([]);
+    expect(checkDelivery(workflows)).toEqual([]);
   });
 
   it("run only npm scripts that package.json defines", () => {
@@ -51,17 +54,37 @@ describe("the repository's workflows", () => {
     expect(checkNpmScripts(workflows, scripts)).toEqual([]);
   });
 
-  it("plan every deployed stage of the contract on pull requests", () => {
-    const matrix = asRecord(asRecord(job("pull-request.yml", "plan").raw.strategy).matrix);
-    expect(matrix.stage).toEqual([...DEPLOYED_STAGES]);
+  it("plan every deployed stage of the contract on pull requests and in the drift check", () => {
+    for (const name of ["pull-request.yml", "drift.yml"]) {
+      const matrix = asRecord(asRecord(job(name, "plan").raw.strategy).matrix);
+      expect(matrix.stage).toEqual([...DEPLOYED_STAGES]);
+    }
     expect(scriptsRun(workflow("pull-request.yml"))).toEqual(
-      expect.arrayContaining(["test", "bundle", "synth", "plan"]),
+      expect.arrayContaining(["test", "lint:workflows", "bundle", "synth", "plan", "plan-comment"]),
+    );
+    expect(scriptsRun(workflow("drift.yml"))).toEqual(
+      expect.arrayContaining(["bundle", "synth", "lock-providers", "plan", "drift"]),
     );
   });
 
-  it("build once on main and deploy that build to the first stage", () => {
+  it("ship each stack's provider lock file in every build artifact", () => {
+    for (const name of ["main.yml", "pull-request.yml", "drift.yml"]) {
+      const build = job(name, "build");
+      const scripts = build.steps.flatMap((s) => npmScriptsUsed(s.run ?? "").map((u) => u.name));
+      expect(scripts.indexOf("lock-providers")).toBeGreaterThan(scripts.indexOf("synth"));
+      const upload = build.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+      // .terraform.lock.hcl is a dot-file: upload-artifact drops it unless told.
+      expect(upload?.with["include-hidden-files"]).toBe(true);
+    }
+  });
+
+  it("build once on main and deploy that build to the first stage, in commit order", () => {
+    expect(workflow("main.yml").root.concurrency).toEqual({
+      group: "main",
+      "cancel-in-progress": false,
+    });
     const build = job("main.yml", "build");
-    expect(scriptsRun(workflow("main.yml"))).toEqual(["test", "bundle", "synth"]);
+    expect(scriptsRun(workflow("main.yml"))).toEqual(["test", "bundle", "synth", "lock-providers"]);
     const upload = build.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
     expect(String(upload?.with.path).split("\n").filter(Boolean)).toEqual(["dist/", "cdktf.out/"]);
     const [deploy, ...others] = deployCalls("main.yml");
@@ -94,21 +117,32 @@ describe("the repository's workflows", () => {
     }
   });
 
-  it("deploy one stage at a time in its GitHub environment, then smoke-test it", () => {
-    const deploy = job("deploy.yml", "deploy");
-    expect(deploy.raw.environment).toBe(expression("inputs.stage"));
-    expect(deploy.raw.concurrency).toEqual({
+  it("plan without an environment, then apply in the stage's environment, one at a time, and smoke-test", () => {
+    const plan = job("deploy.yml", "plan");
+    const apply = job("deploy.yml", "apply");
+    expect(plan.raw.environment).toBeUndefined();
+    expect(apply.raw.environment).toBe(expression("inputs.stage"));
+    expect(apply.raw.needs).toBe("plan");
+    expect(apply.raw.if).toBe("needs.plan.outputs.has-changes == 'true'");
+    expect(asRecord(plan.raw.outputs)["has-changes"]).toBe(
+      expression("steps.plan.outputs.has-changes"),
+    );
+    expect(apply.raw.concurrency).toEqual({
       group: `deploy-${expression("inputs.stage")}`,
       "cancel-in-progress": false,
     });
-    const download = deploy.steps.find((s) => s.uses?.startsWith("actions/download-artifact@"));
-    expect(download?.with).toMatchObject({
-      name: expression("inputs.artifact-name"),
-      "run-id": expression("inputs.run-id"),
-    });
-    const scripts = scriptsRun(workflow("deploy.yml"));
-    expect(scripts).toEqual(["deploy", "smoke"]);
-    const smoke = deploy.steps.find((s) => s.run?.includes("smoke"));
+    for (const j of [plan, apply]) {
+      const download = j.steps.find((s) => s.uses?.startsWith("actions/download-artifact@"));
+      expect(download?.with).toMatchObject({
+        name: expression("inputs.artifact-name"),
+        "run-id": expression("inputs.run-id"),
+      });
+    }
+    const scripts = (j: Job) =>
+      j.steps.flatMap((s) => npmScriptsUsed(s.run ?? "").map((u) => u.name));
+    expect(scripts(plan)).toEqual(["stage", "plan", "plan-report"]);
+    expect(scripts(apply)).toEqual(["stage", "deploy", "smoke"]);
+    const smoke = apply.steps.find((s) => s.run?.includes("smoke"));
     expect(smoke?.run).toMatch(/--stage "\$STAGE" --json/);
   });
 
@@ -118,9 +152,31 @@ describe("the repository's workflows", () => {
     );
     for (const [name, id] of [
       ["pull-request.yml", "plan"],
-      ["deploy.yml", "deploy"],
+      ["drift.yml", "plan"],
+      ["deploy.yml", "plan"],
+      ["deploy.yml", "apply"],
     ] as const) {
       expect(job(name, id).raw.env).toMatchObject(expected);
     }
   });
+
+  it("pin every action at a release that runs on Node 24", () => {
+    const pins = new Set(
+      workflows.flatMap((w) =>
+        w.jobs.flatMap((j) => j.steps.flatMap((s) => (s.uses === undefined ? [] : [s.uses]))),
+      ),
+    );
+    // Each checked against the release's action.yml / notes (runs.using: node24).
+    expect([...pins].sort()).toEqual([...NODE24_RELEASES].sort());
+  });
 });
+
+/** The pinned releases, all declaring `runs.using: node24`. */
+const NODE24_RELEASES = [
+  "actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd", // v6.0.2
+  "actions/setup-node@6044e13b5dc448c55e2357c09f80417699197238", // v6.2.0
+  "actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f", // v6.0.0
+  "actions/download-artifact@37930b1c2abaa49bbe596cd826c3c89aef350131", // v7.0.0
+  "aws-actions/configure-aws-credentials@8df5847569e6427dd6c4fb1cf565c83acfa8afa7", // v6.0.0
+  "hashicorp/setup-terraform@5e8dbf3c6d9deaf4193ca7a8fb23f2ac83bb6c85", // v4.0.0
+];

@@ -16,6 +16,8 @@ export interface Finding {
 }
 
 export interface Step {
+  /** The step's `id:`, which `steps.<id>.outputs` expressions name. */
+  readonly id?: string;
   readonly label: string;
   readonly line: number;
   readonly uses?: string;
@@ -101,6 +103,7 @@ export function parseWorkflow(file: string, text: string): Workflow {
       const path = ["jobs", id, "steps", index];
       const uses = asString(step.uses);
       return {
+        ...(typeof step.id === "string" ? { id: step.id } : {}),
         label: asString(step.name) ?? uses?.split("@")[0] ?? `step ${index + 1}`,
         line: lineAt(path),
         uses,
