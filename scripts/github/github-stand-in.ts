@@ -474,7 +474,7 @@ export async function startGitHubStandIn(options: StandInOptions): Promise<GitHu
   };
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    answer(req)
+    void answer(req)
       .catch((error: unknown) => githubError(500, `stand-in failure: ${String(error)}`))
       .then((response) => {
         requests.push({

@@ -64,7 +64,7 @@ function html(sections: StagePlanSection[], maxBytes?: number): string {
   return marked.parse(planMarkdown(sections, { maxBytes }), { async: false, gfm: true });
 }
 
-function unescape(text: string): string {
+function decodeEntities(text: string): string {
   return text
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")
@@ -76,7 +76,7 @@ function unescape(text: string): string {
 /** The text of every diff code block in the HTML. */
 function diffBlocks(page: string): string[] {
   return [...page.matchAll(/<code class="language-diff">([\s\S]*?)<\/code>/g)].map((m) =>
-    unescape(m[1] ?? "").replace(/\n$/, ""),
+    decodeEntities(m[1] ?? "").replace(/\n$/, ""),
   );
 }
 
