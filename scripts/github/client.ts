@@ -24,7 +24,7 @@ export function githubClient(env: NodeJS.ProcessEnv = process.env): GitHubReposi
   const token = env.GITHUB_TOKEN;
   if (token === undefined || token === "") {
     throw new GitHubSetupError(
-      "GITHUB_TOKEN is not set. In a workflow, pass it to the step: `env: GITHUB_TOKEN: ${{ github.token }}` " +
+      "GITHUB_TOKEN is not set. In a workflow, give the step the expression github.token as GITHUB_TOKEN in its env: " +
         "(and grant the job the permissions the command's --help names); locally, export a token (e.g. `export GITHUB_TOKEN=$(gh auth token)`).",
     );
   }
