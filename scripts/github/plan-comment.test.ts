@@ -83,7 +83,9 @@ describe("npm run plan-comment", () => {
     expect(JSON.parse(result.out)).toMatchObject({ action: "created" });
     const [comment, ...others] = comments();
     expect(others).toEqual([]);
-    expect(comment?.body.startsWith(`${PLAN_COMMENT_MARKER}\n## Terraform plans`)).toBe(true);
+    expect(comment?.body.startsWith(`${PLAN_COMMENT_MARKER}\n## Terraform plans\n\nPlans.`)).toBe(
+      true,
+    );
     expect(comment?.body).toContain("### `dev`: 0 to add, 0 to change, 0 to replace, 1 to destroy");
     expect(comment?.body).toContain("### `prod`: skipped\n\nNot planned: no plan role");
   });
@@ -160,7 +162,10 @@ describe("npm run plan-comment", () => {
 
   it("reads the pull request from the event and cuts a huge plan to GitHub's limit", async () => {
     const event = join(dir, "event.json");
-    await writeFile(event, JSON.stringify({ number: PR, pull_request: { number: PR } }));
+    await writeFile(
+      event,
+      JSON.stringify({ number: PR, pull_request: { number: PR, head: { sha: "f".repeat(40) } } }),
+    );
     env.GITHUB_EVENT_PATH = event;
     env.GITHUB_SERVER_URL = "https://github.com";
     env.GITHUB_RUN_ID = "99";
@@ -169,6 +174,9 @@ describe("npm run plan-comment", () => {
     const body = comments()[0]?.body ?? "";
     expect(body.length).toBeGreaterThan(60_000);
     expect(body.length).toBeLessThanOrEqual(65_536);
+    expect(body).toContain(
+      `Plans of ffffffffffff from [this run](https://github.com/${github.state.owner}/${github.state.repo}/actions/runs/99).`,
+    );
     expect(body).toContain(
       `[summary of the run](https://github.com/${github.state.owner}/${github.state.repo}/actions/runs/99)`,
     );

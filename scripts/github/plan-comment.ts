@@ -84,25 +84,26 @@ export function planCommentBody(markdown: (maxBytes: number) => string): string 
   return prefix + markdown(COMMENT_MAX_BYTES - Buffer.byteLength(prefix));
 }
 
-async function pullRequestNumber(
-  option: string | undefined,
-  env: NodeJS.ProcessEnv,
-): Promise<number> {
+interface PullRequestEvent {
+  readonly number?: unknown;
+  readonly pull_request?: { readonly number?: unknown; readonly head?: { readonly sha?: unknown } };
+}
+
+async function readEvent(env: NodeJS.ProcessEnv): Promise<PullRequestEvent> {
+  const eventPath = env.GITHUB_EVENT_PATH;
+  if (eventPath === undefined || eventPath === "") return {};
+  return JSON.parse(await readFile(eventPath, "utf8")) as PullRequestEvent;
+}
+
+function pullRequestNumber(option: string | undefined, event: PullRequestEvent): number {
   if (option !== undefined) {
     if (!/^[1-9]\d*$/.test(option)) {
       throw new UsageError(`--pr takes a pull request number, not "${option}".\n${USAGE}`);
     }
     return Number(option);
   }
-  const eventPath = env.GITHUB_EVENT_PATH;
-  if (eventPath !== undefined && eventPath !== "") {
-    const event = JSON.parse(await readFile(eventPath, "utf8")) as {
-      number?: unknown;
-      pull_request?: { number?: unknown };
-    };
-    const number = event.pull_request?.number ?? event.number;
-    if (typeof number === "number") return number;
-  }
+  const number = event.pull_request?.number ?? event.number;
+  if (typeof number === "number") return number;
   throw new UsageError(
     `No pull request to comment on: pass --pr N, or run in a pull_request workflow (its GITHUB_EVENT_PATH names the PR).\n${USAGE}`,
   );
@@ -145,15 +146,24 @@ export async function planCommentCommand(
   if (parsed === undefined) return 0;
   const dir = parsed.values["plans-dir"];
   if (dir === undefined) throw new UsageError(`Name the plans folder with --plans-dir.\n${USAGE}`);
-  const issueNumber = await pullRequestNumber(parsed.values.pr, env);
+  const event = await readEvent(env);
+  const issueNumber = pullRequestNumber(parsed.values.pr, event);
   const sections = await readPlanSections(
     resolve(dir),
     parseSkipped(parsed.values.skipped ?? [], USAGE),
   );
   const runUrl = currentRunUrl(env);
+  // The comment outlives many pushes: say which commit and run it shows.
+  const headSha = event.pull_request?.head?.sha;
+  const intro = [
+    typeof headSha === "string" ? `Plans of ${headSha.slice(0, 12)}` : "Plans",
+    runUrl === undefined ? "" : ` from [this run](${runUrl})`,
+    ".",
+  ].join("");
   const body = planCommentBody((maxBytes) =>
     planMarkdown(sections, {
       maxBytes,
+      intro,
       fullPlansAt:
         runUrl === undefined
           ? "the workflow run's summary and its plan artifacts"

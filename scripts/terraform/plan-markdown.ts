@@ -16,6 +16,8 @@ export interface PlanMarkdownOptions {
   readonly maxBytes?: number;
   /** Where the untrimmed plans are, said wherever something had to be cut. */
   readonly fullPlansAt?: string;
+  /** A line under the heading, e.g. which commit and run the plans are of. */
+  readonly intro?: string;
 }
 
 const VERB: Record<ChangeKind, string> = {
@@ -148,12 +150,16 @@ function skippedSection(section: Extract<StagePlanSection, { kind: "skipped" }>)
   return `### ${inlineCode(section.stage)}: skipped\n\nNot planned: ${reason.replace(/\s+/g, " ")}`;
 }
 
-function render(sections: readonly StagePlanSection[], rendering: Rendering, note: string): string {
+function render(
+  sections: readonly StagePlanSection[],
+  rendering: Rendering,
+  notes: readonly string[],
+): string {
   const body = sections.map((section) =>
     section.kind === "planned" ? plannedSection(section, rendering) : skippedSection(section),
   );
   const heading = "## Terraform plans";
-  return `${[heading, ...(note === "" ? [] : [note]), ...body].join("\n\n")}\n`;
+  return `${[heading, ...notes.filter((n) => n !== ""), ...body].join("\n\n")}\n`;
 }
 
 function bytes(text: string): number {
@@ -180,10 +186,14 @@ export function planMarkdown(
 ): string {
   const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
   const where = options.fullPlansAt ?? "the workflow run's summary and its plan artifacts";
-  const full = render(sections, { textOf: (s) => s.text, changesListed: Infinity }, "");
+  const intro = options.intro ?? "";
+  const full = render(sections, { textOf: (s) => s.text, changesListed: Infinity }, [intro]);
   if (bytes(full) <= max) return full;
 
-  const note = `> [!NOTE]\n> Too long for one message: parts were cut. The full plans are in ${where}.`;
+  const note = [
+    intro,
+    `> [!NOTE]\n> Too long for one message: parts were cut. The full plans are in ${where}.`,
+  ];
   const withText = sections.filter((s) => s.kind === "planned" && s.text.trim() !== "").length;
   const skeleton = render(sections, { textOf: () => "", changesListed: Infinity }, note);
   // Room for each stage's <details> wrapper, fence and the "cut here" line.
