@@ -2,8 +2,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEPLOYMENT_TASK } from "./deployments.js";
 import { type GitHubStandIn, startGitHubStandIn } from "./github-stand-in.js";
-import { DEPLOYMENT_TASK, promotionCommand } from "./promotion.js";
+import { promotionCommand } from "./promotion.js";
 
 /** The promotion gate and deployment records against a local stand-in of GitHub's REST API. */
 
