@@ -265,6 +265,13 @@ function defaultRoutes(add: GitHubStandIn["route"]): void {
     return { status: 200, body: commentJson(request, state, comment) };
   });
 
+  add("DELETE", `${repo}/issues/comments/:id`, (request, state) => {
+    const index = state.comments.findIndex((c) => c.id === Number(request.params.id));
+    if (index === -1) return githubError(404, "Not Found");
+    state.comments.splice(index, 1);
+    return { status: 204 };
+  });
+
   add("GET", `${repo}/deployments`, (request, state) => {
     const filters = ["sha", "ref", "task", "environment"] as const;
     const matching = state.deployments

@@ -141,6 +141,24 @@ describe("npm run plan-comment", () => {
     ]);
   });
 
+  it("keeps the oldest of two plan comments left by racing runs and removes the other", async () => {
+    for (const id of [61, 62]) {
+      github.state.comments.push({
+        id,
+        issue_number: PR,
+        body: `${PLAN_COMMENT_MARKER}\nold`,
+        user: BOT,
+        created_at: "2026-11-30T00:00:00Z",
+        updated_at: "2026-11-30T00:00:00Z",
+      });
+    }
+    await writePlan("dev", 1, "x");
+    const result = await run("--pr", String(PR), "--json");
+    expect(JSON.parse(result.out)).toMatchObject({ action: "updated", id: 61 });
+    expect(comments().map((c) => c.id)).toEqual([61]);
+    expect(comments()[0]?.body).not.toContain("old");
+  });
+
   it("on a fork's read-only token (403) succeeds and says in the summary why there is no comment", async () => {
     env.GITHUB_TOKEN = "fork-token";
     await writePlan("dev", 1, "x");

@@ -28,7 +28,8 @@ export type CommentOutcome =
 
 /**
  * Creates or updates the plan comment. Only a comment by `author` carrying the marker is edited:
- * a person quoting the marker never has their comment overwritten.
+ * a person quoting the marker never has their comment overwritten. Every page is read, so a
+ * duplicate left by two racing runs is found and removed.
  */
 export async function upsertPlanComment(
   github: GitHubRepository,
@@ -38,18 +39,18 @@ export async function upsertPlanComment(
 ): Promise<CommentOutcome> {
   const { octokit, owner, repo } = github;
   try {
-    let existing: { id: number; body?: string; html_url: string } | undefined;
-    const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, {
-      owner,
-      repo,
-      issue_number: issueNumber,
-      per_page: 100,
-    });
-    for await (const page of pages) {
-      existing = page.data.find(
-        (c) => c.user?.login === author && c.body?.startsWith(PLAN_COMMENT_MARKER) === true,
-      );
-      if (existing !== undefined) break;
+    const marked = (
+      await octokit.paginate(octokit.rest.issues.listComments, {
+        owner,
+        repo,
+        issue_number: issueNumber,
+        per_page: 100,
+      })
+    ).filter((c) => c.user?.login === author && c.body?.startsWith(PLAN_COMMENT_MARKER) === true);
+    const [existing, ...duplicates] = marked;
+    // Two runs racing past an empty list each create one; the next run keeps the oldest.
+    for (const duplicate of duplicates) {
+      await octokit.rest.issues.deleteComment({ owner, repo, comment_id: duplicate.id });
     }
     if (existing === undefined) {
       const created = await octokit.rest.issues.createComment({
