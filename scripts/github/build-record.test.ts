@@ -5,7 +5,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { writeFakeBundle } from "../../stacks/synthesized-fixture.js";
 import {
   BUILD_JOB_NAME,
+  buildFiles,
   buildRecordCommand,
+  fileRecordLines,
   manifestDigest,
   readBuildRecord,
   recordLine,
@@ -77,7 +79,12 @@ describe("build-record print", () => {
     });
     const digest = await manifestDigest(dir);
     expect(code).toBe(0);
-    expect(out).toBe(`${recordLine(digest)}\n`);
+    const lines = out.trimEnd().split("\n");
+    expect(lines.at(-1)).toBe(recordLine(digest));
+    expect(lines.slice(0, -1)).toEqual(fileRecordLines(await buildFiles(dir)));
+    expect(lines.slice(0, -1)).toContain(
+      `websocket-stages build-record file ${digest} dist/manifest.json`,
+    );
     expect(await readFile(join(dir, "output"), "utf8")).toBe(`manifest-sha256=${digest}\n`);
   });
 

@@ -1,16 +1,18 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import type { Dirent } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS } from "../../functions/contract.js";
+import { ARTIFACTS, SYNTH_DIR } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { type GitHubRepository, githubClient, githubMessageOf, httpStatusOf } from "./client.js";
 import { appendStepSummary, setStepOutputs } from "./step-files.js";
 
 /**
- * The build's record of its own manifest: the sha256 of dist/manifest.json, written by the Main
- * run's build job into that job's log, and read back by a later promotion through the REST API.
+ * The build's record of itself: the sha256 of dist/manifest.json and of every file of the
+ * artifact, written by the Main run's build job into that job's log, and read back by a later
+ * promotion through the REST API.
  *
  * Why the job log: the record must survive anything that could swap the artifact. A later job of
  * the same run (or any workflow with `actions: write`) can re-upload an artifact named `build`
@@ -24,8 +26,18 @@ import { appendStepSummary, setStepOutputs } from "./step-files.js";
 /** The build job's name in main.yml (its `name:`), whose log holds the record. */
 export const BUILD_JOB_NAME = "Test, bundle, synth";
 
+/**
+ * What the build artifact holds. Besides the manifest's digest, the record lists every file's
+ * digest, so a changed synthesized stack (or lock file) is caught as surely as a changed zip.
+ * `.terraform/` folders (providers downloaded by `terraform init`) are left out: they are
+ * fetched again and checked against `.terraform.lock.hcl`, which is recorded.
+ */
+export const BUILD_ROOTS = [ARTIFACTS.dir, SYNTH_DIR] as const;
+
 const MARKER = "websocket-stages build-record manifest-sha256=";
 const RECORD_LINE = /websocket-stages build-record manifest-sha256=([0-9a-f]{64})\b/g;
+const FILE_MARKER = "websocket-stages build-record file ";
+const FILE_LINE = /websocket-stages build-record file ([0-9a-f]{64}) (\S[^\r\n]*)/g;
 
 export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -53,6 +65,55 @@ export function recordLine(digest: string): string {
   return `${MARKER}${digest}`;
 }
 
+export interface BuildFile {
+  /** Relative to the build's folder, with `/` separators. */
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/** Every file of the build (BUILD_ROOTS under `dir`, where they exist), sorted by path. */
+export async function buildFiles(dir: string): Promise<BuildFile[]> {
+  const files: BuildFile[] = [];
+  for (const root of BUILD_ROOTS) {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(dir, root), { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const full = join(entry.parentPath, entry.name);
+      const path = relative(dir, full).split(sep).join("/");
+      if (path.split("/").includes(".terraform")) continue;
+      files.push({ path, sha256: sha256Hex(await readFile(full)) });
+    }
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The lines `print` writes for each file. */
+export function fileRecordLines(files: readonly BuildFile[]): string[] {
+  return files.map((f) => `${FILE_MARKER}${f.sha256} ${f.path}`);
+}
+
+/** The files recorded in a job log; empty when the build recorded none. */
+export function recordedFiles(log: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const match of log.matchAll(FILE_LINE)) {
+    const path = (match[2] ?? "").trimEnd();
+    const previous = files.get(path);
+    if (previous !== undefined && previous !== match[1]) {
+      throw new BuildRecordError(
+        `The build's log records two digests for ${path}: refusing to guess.`,
+      );
+    }
+    files.set(path, match[1] ?? "");
+  }
+  return files;
+}
+
 /** Every digest recorded in a job log (GitHub prefixes each line with a timestamp). */
 export function recordedDigests(log: string): string[] {
   return [...new Set([...log.matchAll(RECORD_LINE)].map((m) => m[1] ?? ""))];
@@ -67,7 +128,12 @@ export async function readBuildRecord(
   github: GitHubRepository,
   runId: number,
   jobName: string = BUILD_JOB_NAME,
-): Promise<{ digest: string; jobId: number; jobUrl: string | null }> {
+): Promise<{
+  digest: string;
+  files: ReadonlyMap<string, string>;
+  jobId: number;
+  jobUrl: string | null;
+}> {
   const { octokit, owner, repo } = github;
   let jobs: Awaited<ReturnType<typeof octokit.rest.actions.listJobsForWorkflowRun>>["data"]["jobs"];
   try {
@@ -123,16 +189,22 @@ export async function readBuildRecord(
         : `The build job of run ${runId} recorded ${digests.length} different manifest digests (${digests.join(", ")}): refusing to guess which is the build's.`,
     );
   }
-  return { digest: digests[0] as string, jobId: job.id, jobUrl: job.html_url };
+  return {
+    digest: digests[0] as string,
+    files: recordedFiles(log),
+    jobId: job.id,
+    jobUrl: job.html_url,
+  };
 }
 
 const USAGE = `
 Usage: npm run build-record -- print [--dir DIR]
        npm run build-record -- read --run-id ID [--job NAME] [--json]
 
-print: in Main's build job, after \`npm run bundle\`: prints the sha256 of DIR/dist/manifest.json
-       as a line of the job's log (the record a promotion trusts: no token can edit a finished
-       job's log) and sets the step output manifest-sha256.
+print: in Main's build job, after the build: prints the sha256 of DIR/dist/manifest.json and of
+       every file under dist/ and cdktf.out/ (but .terraform/) as lines of the job's log (the
+       record a promotion trusts: no token can edit a finished job's log) and sets the step
+       output manifest-sha256.
 read:  prints the digest the build job of Main run ID recorded, read from its log through the
        REST API; \`npm run verify-build -- --run-id ID\` checks the downloaded build against it.
 
@@ -174,8 +246,10 @@ export async function buildRecordCommand(
   const [action, ...extra] = parsed.positionals;
   if (extra.length > 0) throw new UsageError(`Unexpected argument ${extra[0]}.\n${USAGE}`);
   if (action === "print") {
-    const digest = await manifestDigest(resolve(parsed.values.dir ?? "."));
-    out(`${recordLine(digest)}\n`);
+    const dir = resolve(parsed.values.dir ?? ".");
+    const digest = await manifestDigest(dir);
+    const files = await buildFiles(dir);
+    out(`${[...fileRecordLines(files), recordLine(digest)].join("\n")}\n`);
     await setStepOutputs({ "manifest-sha256": digest }, env);
     await appendStepSummary(`Build manifest sha256: \`${digest}\``, env);
     return 0;

@@ -1,10 +1,17 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FUNCTION_NAMES } from "../../functions/contract.js";
 import { writeFakeBundle } from "../../stacks/synthesized-fixture.js";
-import { BUILD_JOB_NAME, manifestDigest, recordLine, sha256Hex } from "./build-record.js";
+import {
+  BUILD_JOB_NAME,
+  buildFiles,
+  fileRecordLines,
+  manifestDigest,
+  recordLine,
+  sha256Hex,
+} from "./build-record.js";
 import { type GitHubStandIn, startGitHubStandIn } from "./github-stand-in.js";
 import { verifyBuildCommand } from "./verify-build.js";
 
@@ -90,21 +97,23 @@ describe("npm run verify-build", () => {
 
 describe("npm run verify-build -- --run-id", () => {
   let github: GitHubStandIn;
+  let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
     github = await startGitHubStandIn({
       tokens: { reader: { user: { login: "github-actions[bot]", id: 1, type: "Bot" } } },
     });
-  });
-  afterAll(() => github.close());
-
-  it("checks the manifest against the digest the Main run's build job recorded", async () => {
-    const env = {
+    env = {
       GITHUB_TOKEN: "reader",
       GITHUB_REPOSITORY: `${github.state.owner}/${github.state.repo}`,
       GITHUB_API_URL: github.url,
     };
+  });
+  afterAll(() => github.close());
+
+  /** A Main run whose build job logged `lines`, as GitHub serves a job log. */
+  function seedRun(id: number, lines: readonly string[]) {
     github.state.runs.push({
-      id: 7,
+      id,
       name: "Main",
       path: ".github/workflows/main.yml",
       head_branch: "main",
@@ -114,17 +123,48 @@ describe("npm run verify-build -- --run-id", () => {
       conclusion: "success",
     });
     github.state.jobs.push({
-      id: 70,
-      run_id: 7,
+      id: id * 10,
+      run_id: id,
       name: BUILD_JOB_NAME,
       status: "completed",
       conclusion: "success",
-      log: `2026-11-30T12:00:00.0000000Z ${recordLine(digest)}`,
+      log: lines.map((line) => `2026-11-30T12:00:00.0000000Z ${line}`).join("\n"),
     });
+  }
+
+  it("checks the manifest against the digest the Main run's build job recorded", async () => {
+    seedRun(7, [recordLine(digest)]);
     expect((await verify(["--run-id", "7"], env)).code).toBe(0);
     await writeFile(join(dir, "dist", "manifest.json"), '{"functions":{}}');
     await expect(verify(["--run-id", "7"], env)).rejects.toThrow(
       `dist/manifest.json: expected sha256 ${digest} (recorded by the build)`,
     );
+  });
+
+  it("checks every file the build recorded, synthesized stacks included", async () => {
+    const stack = join(dir, "cdktf.out", "stacks", "websocket-stages-prod");
+    await mkdir(join(stack, ".terraform", "providers"), { recursive: true });
+    await writeFile(join(stack, "cdk.tf.json"), '{"resource":{}}');
+    await writeFile(join(stack, ".terraform.lock.hcl"), "lock");
+    seedRun(8, [...fileRecordLines(await buildFiles(dir)), recordLine(digest)]);
+    // Providers terraform init downloads are not part of the record: their lock file is.
+    await writeFile(join(stack, ".terraform", "providers", "binary"), "downloaded later");
+    expect((await verify(["--run-id", "8"], env)).code).toBe(0);
+
+    await writeFile(join(stack, "cdk.tf.json"), '{"resource":{"aws_iam_role":{}}}');
+    await writeFile(join(stack, "extra.tf.json"), "{}");
+    await rm(join(stack, ".terraform.lock.hcl"));
+    const error = String(await verify(["--run-id", "8"], env).catch((e: unknown) => e));
+    const prefix = "cdktf.out/stacks/websocket-stages-prod";
+    expect(error).toContain(
+      `${prefix}/cdk.tf.json: expected sha256 ${sha256Hex('{"resource":{}}')} (recorded by the build), got ${sha256Hex('{"resource":{"aws_iam_role":{}}}')}`,
+    );
+    expect(error).toContain(
+      `${prefix}/extra.tf.json: expected no such file (not in the build's record), got sha256 ${sha256Hex("{}")}`,
+    );
+    expect(error).toContain(
+      `${prefix}/.terraform.lock.hcl: expected sha256 ${sha256Hex("lock")} (recorded by the build), got no such file`,
+    );
+    expect(error).not.toContain("providers/binary");
   });
 });

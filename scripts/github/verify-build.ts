@@ -6,6 +6,7 @@ import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import {
   BUILD_JOB_NAME,
+  buildFiles,
   manifestPath,
   readBuildRecord,
   runIdOption,
@@ -57,10 +58,17 @@ function parseManifest(text: string, path: string): BundleManifest {
   return parsed as BundleManifest;
 }
 
+/** What the build recorded of itself: the manifest's digest and, since it lists them, every file's. */
+export interface ExpectedBuild {
+  readonly manifestSha256: string;
+  readonly files?: ReadonlyMap<string, string>;
+}
+
 export async function verifyBuild(
   dir: string,
-  expectedManifestSha256: string | null,
+  expected: ExpectedBuild | null,
 ): Promise<BuildVerification> {
+  const expectedManifestSha256 = expected?.manifestSha256 ?? null;
   const distDir = join(dir, ARTIFACTS.dir);
   const path = manifestPath(dir);
   const shown = (file: string) => relative(dir, file) || file;
@@ -116,6 +124,24 @@ export async function verifyBuild(
       `${shown(file)}: expected no such file (not in the manifest), got sha256 ${actual}`,
     );
   }
+  if (expected?.files !== undefined && expected.files.size > 0) {
+    const actual = new Map((await buildFiles(dir)).map((f) => [f.path, f.sha256]));
+    for (const [path, sha256] of expected.files) {
+      const found = actual.get(path);
+      if (found !== sha256) {
+        problems.push(
+          `${path}: expected sha256 ${sha256} (recorded by the build), got ${found ?? "no such file"}`,
+        );
+      }
+    }
+    for (const [path, sha256] of actual) {
+      if (!expected.files.has(path)) {
+        problems.push(
+          `${path}: expected no such file (not in the build's record), got sha256 ${sha256}`,
+        );
+      }
+    }
+  }
   return {
     ok: problems.length === 0,
     manifestSha256,
@@ -131,7 +157,8 @@ Usage: npm run verify-build -- (--expect-manifest-sha256 HEX | --run-id ID [--jo
 
 Checks a downloaded build before anything is planned from it: the sha256 of every zip in dist/
 against dist/manifest.json, and the sha256 of dist/manifest.json against the digest the build
-recorded. Exits 1 naming each file, the expected and the actual digest when anything differs.
+recorded; with --run-id also every file under dist/ and cdktf.out/ against the build's record.
+Exits 1 naming each file, the expected and the actual digest when anything differs.
 
   --expect-manifest-sha256 HEX   the manifest's digest as recorded by the build
   --run-id ID                    read that digest from the build job of Main run ID
@@ -170,17 +197,18 @@ export async function verifyBuildCommand(
       `Say what to check the manifest against: exactly one of --expect-manifest-sha256, --run-id or --zips-only.\n${USAGE}`,
     );
   }
-  let expected: string | null = null;
+  let expected: ExpectedBuild | null = null;
   if (values["expect-manifest-sha256"] !== undefined) {
-    expected = values["expect-manifest-sha256"].toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(expected)) {
+    expected = { manifestSha256: values["expect-manifest-sha256"].toLowerCase() };
+    if (!/^[0-9a-f]{64}$/.test(expected.manifestSha256)) {
       throw new UsageError(
         `--expect-manifest-sha256 takes 64 hex digits, not "${values["expect-manifest-sha256"]}".\n${USAGE}`,
       );
     }
   } else if (values["run-id"] !== undefined) {
     const runId = runIdOption(values["run-id"], USAGE);
-    expected = (await readBuildRecord(githubClient(env), runId, values.job)).digest;
+    const record = await readBuildRecord(githubClient(env), runId, values.job);
+    expected = { manifestSha256: record.digest, files: record.files };
   }
   const result = await verifyBuild(resolve(values.dir ?? "."), expected);
   if (values.json === true) {
@@ -190,7 +218,7 @@ export async function verifyBuildCommand(
       out(`${file.actual === file.expected ? "ok " : "BAD"} ${file.file} ${file.actual ?? "-"}\n`);
     }
     out(
-      `${expected === null || expected === result.manifestSha256 ? "ok " : "BAD"} ${ARTIFACTS.dir}/${ARTIFACTS.manifestFile} ${result.manifestSha256}${expected === null ? " (not checked against a record: --zips-only)" : ""}\n`,
+      `${expected === null || expected.manifestSha256 === result.manifestSha256 ? "ok " : "BAD"} ${ARTIFACTS.dir}/${ARTIFACTS.manifestFile} ${result.manifestSha256}${expected === null ? " (not checked against a record: --zips-only)" : ""}\n`,
     );
   }
   if (!result.ok) {
