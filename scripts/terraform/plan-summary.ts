@@ -1,3 +1,5 @@
+import type { DeployedStage } from "../../functions/contract.js";
+
 /** What a saved plan would do, from `terraform show -json <plan>`. */
 
 export type ChangeKind = "create" | "update" | "replace" | "delete";
@@ -13,6 +15,17 @@ export interface PlanSummary {
   readonly changes: readonly ResourceChange[];
   readonly counts: Readonly<Record<ChangeKind, number>>;
   readonly unchanged: number;
+}
+
+/**
+ * `plans/<stage>.tfplan.json`, written beside the saved plan `<stage>.tfplan` and its text
+ * `<stage>.tfplan.txt` (`terraform show -no-color`): what the PR comment, the run summary and the
+ * apply job read without terraform or credentials.
+ */
+export interface SavedPlanSummary extends PlanSummary {
+  readonly stage: DeployedStage;
+  readonly planFile: string;
+  readonly hasChanges: boolean;
 }
 
 interface PlanJson {
