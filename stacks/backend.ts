@@ -44,11 +44,21 @@ export function stateBackend(
   return {
     type: "s3",
     bucket,
-    key: `${PROJECT}/${stackName(stage)}.tfstate`,
+    key: stateKey(stage),
     region: env[STATE_BACKEND_ENV.region] || stageRegion,
     encrypt: true,
     useLockfile: true,
   };
+}
+
+/** A stage's state object in the state bucket; the bootstrap grants its roles exactly this key. */
+export function stateKey(stage: DeployedStage): string {
+  return `${PROJECT}/${stackName(stage)}.tfstate`;
+}
+
+/** The object S3-native locking writes beside the state while an apply or locking plan runs. */
+export function lockKey(stage: DeployedStage): string {
+  return `${stateKey(stage)}.tflock`;
 }
 
 /** `.state/terraform/<stack>.tfstate`, seen from `cdktf.out/stacks/<stack>/`. */

@@ -5,7 +5,7 @@ import { ARTIFACTS, type DeployedStage } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand } from "../cli.js";
 import { type DriftVerdict, judgeDrift } from "./emulator-gaps.js";
-import { startMoto } from "./moto.js";
+import { motoProvider, startMoto } from "./moto.js";
 import { copyStack, overrideBackend, overrideProvider } from "./overrides.js";
 import { summarizePlan } from "./plan-summary.js";
 import { terraformEnvironment } from "./provider-mirror.js";
@@ -26,19 +26,6 @@ the emulator. Needs terraform and moto_server (\`pip install "moto[server]"\`) o
   --json       print {"stage", "outputs", "drift", "ms"} when done
 `;
 
-/** The services the stack uses, each pointed at the emulator. */
-const EMULATED_SERVICES = [
-  "apigateway",
-  "apigatewayv2",
-  "cloudwatch",
-  "cloudwatchlogs",
-  "iam",
-  "lambda",
-  "s3",
-  "sns",
-  "sqs",
-  "sts",
-] as const;
 
 function step(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -75,15 +62,7 @@ async function rehearse(stage: DeployedStage, distDir: string, scratch: string) 
   try {
     step(`moto_server listens on ${moto.endpoint}.`);
     await overrideBackend(dir, { type: "local", path: "terraform.tfstate" });
-    await overrideProvider(dir, {
-      access_key: "testing",
-      secret_key: "testing",
-      skip_credentials_validation: true,
-      skip_metadata_api_check: true,
-      skip_requesting_account_id: true,
-      s3_use_path_style: true,
-      endpoints: [Object.fromEntries(EMULATED_SERVICES.map((service) => [service, moto.endpoint]))],
-    });
+    await overrideProvider(dir, motoProvider(moto.endpoint));
     await timed("terraform init", () => terraform(["init", "-input=false"], run, "terraform init"));
     applyStarted = true;
     await timed("terraform apply", () =>

@@ -50,10 +50,13 @@ async function synthesizedBackendType(dir: string): Promise<string> {
   return Object.keys(json.terraform?.backend ?? { local: {} })[0] ?? "local";
 }
 
-/** Plans into `planFile` and summarizes it. */
+/**
+ * Plans into `planFile` and summarizes it. Without a state lock: plans run with the read-only plan
+ * role, which may not write the lock object, and the apply refuses a plan made stale meanwhile.
+ */
 export async function planStage(stack: PreparedStack, planFile: string): Promise<PlanSummary> {
   await terraform(
-    ["plan", "-input=false", `-out=${planFile}`],
+    ["plan", "-input=false", "-lock=false", `-out=${planFile}`],
     { dir: stack.dir, env: stack.env, output: "stream" },
     "terraform plan",
   );
