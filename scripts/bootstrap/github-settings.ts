@@ -1,4 +1,4 @@
-import type { Octokit } from "@octokit/rest";
+import { Octokit } from "@octokit/rest";
 import { DEPLOYED_STAGES, type DeployedStage } from "../../functions/contract.js";
 import { DEFAULT_BRANCH, PIPELINE_VARIABLES } from "../../stacks/pipeline.js";
 
@@ -87,6 +87,19 @@ export function ghCommands(repository: string, settings: GitHubSettings): string
     lines.push(`gh variable set ${name} --body ${shellQuote(value)} ${repo}`);
   }
   return lines;
+}
+
+/**
+ * A REST client for `baseUrl` (GITHUB_API_URL on GitHub Enterprise). Quiet: a 404 is how the
+ * bootstrap learns a setting is missing, not an error to print.
+ */
+export function githubClient(token: string, baseUrl = "https://api.github.com"): Octokit {
+  const quiet = () => undefined;
+  return new Octokit({
+    auth: token,
+    baseUrl,
+    log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+  });
 }
 
 function isNotFound(error: unknown): boolean {

@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { Octokit } from "@octokit/rest";
 import {
   DEPLOYED_STAGES,
   type DeployedStage,
@@ -23,6 +22,7 @@ import {
   applyGitHubSettings,
   type GitHubSettings,
   ghCommands,
+  githubClient,
   githubSettings,
   type PipelineValues,
   repositoryVariable,
@@ -209,13 +209,7 @@ runCommand(async () => {
     stateRegion: outputs.stateRegion?.value as string,
   };
   let existingPlanRoles: Partial<Record<DeployedStage, string>> = {};
-  const octokit =
-    token === undefined
-      ? undefined
-      : new Octokit({
-          auth: token,
-          baseUrl: process.env.GITHUB_API_URL ?? "https://api.github.com",
-        });
+  const octokit = token === undefined ? undefined : githubClient(token, process.env.GITHUB_API_URL);
   if (octokit !== undefined) {
     const current = await repositoryVariable(octokit, repository, PIPELINE_VARIABLES.planRoles);
     if (current !== undefined) {
