@@ -110,8 +110,9 @@ export async function startGitHubStandIn(repository: string): Promise<GitHubStan
       /^\/repos\/[^/]+\/[^/]+\/environments\/(?<env>[^/]+)$/,
       (params, body) => {
         const name = params.env ?? "";
+        if (!environments.has(name)) nextId += 10;
         const env = environments.get(name) ?? {
-          id: (nextId += 10),
+          id: nextId,
           reviewers: [],
           branchPolicy: null,
           branchPolicies: [],

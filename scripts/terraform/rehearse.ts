@@ -26,7 +26,6 @@ the emulator. Needs terraform and moto_server (\`pip install "moto[server]"\`) o
   --json       print {"stage", "outputs", "drift", "ms"} when done
 `;
 
-
 function step(message: string): void {
   process.stderr.write(`${message}\n`);
 }
