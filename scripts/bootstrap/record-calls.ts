@@ -47,17 +47,16 @@ function step(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** The update: what a typical later deploy changes — code, memory, timeout, retention, alarms. */
+/**
+ * The update: what a typical later deploy changes — code, memory, timeout, retention, log level,
+ * alarms. Not the stage's throttling: moto 5.2 answers apigatewayv2 UpdateStage with a 500.
+ */
 function updatedSettings(settings: StageSettings): StageSettings {
   return {
     ...settings,
     memoryMb: settings.memoryMb + 128,
     timeoutSeconds: settings.timeoutSeconds + 1,
     logRetentionDays: settings.logRetentionDays === 14 ? 30 : 14,
-    throttling: {
-      rateLimit: settings.throttling.rateLimit + 1,
-      burstLimit: settings.throttling.burstLimit + 1,
-    },
     logLevel: settings.logLevel === "INFO" ? "DEBUG" : "INFO",
     alarms: true,
   };
