@@ -141,17 +141,27 @@ export async function applyGitHubSettings(
           ? [{ type: entry.type, id: entry.reviewer.id }]
           : [],
       );
-      await octokit.rest.repos.createOrUpdateEnvironment({
+      const base = {
         owner,
         repo,
         environment_name,
         deployment_branch_policy: { protected_branches: false, custom_branch_policies: true },
-        ...(needsReviewer
-          ? { reviewers: [{ type: "User" as const, id: reviewerId as number }] }
-          : keep.length > 0
-            ? { reviewers: keep }
-            : {}),
-      });
+      };
+      const reviewersToSet = needsReviewer
+        ? [{ type: "User" as const, id: reviewerId as number }]
+        : keep;
+      try {
+        await octokit.rest.repos.createOrUpdateEnvironment(
+          reviewersToSet.length > 0 ? { ...base, reviewers: reviewersToSet } : base,
+        );
+      } catch (error) {
+        // Private repositories on plans without required reviewers get a 422 for the rule.
+        if ((error as { status?: number }).status !== 422 || !needsReviewer) throw error;
+        await octokit.rest.repos.createOrUpdateEnvironment(base);
+        changes.push(
+          `GitHub refused required reviewers on ${env.name} (${(error as Error).message}): ${env.name} deploys without approval until you add them`,
+        );
+      }
       changes.push(
         current === undefined
           ? `created environment ${env.name}${needsReviewer ? " with you as required reviewer" : ""}, deployments from selected branches only`
