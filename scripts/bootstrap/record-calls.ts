@@ -12,7 +12,7 @@ import {
   stackName,
 } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
-import { lockKey, stateKey } from "../../stacks/backend.js";
+import { stateKey } from "../../stacks/backend.js";
 import type { CallFixture, RecordedCall } from "../../stacks/bootstrap/recorded-calls.js";
 import { type FunctionBundle, readBundles } from "../../stacks/bundle.js";
 import { STAGE_SETTINGS, type StageSettings } from "../../stacks/stages.js";
@@ -252,9 +252,8 @@ async function record(distDir: string, scratch: string): Promise<Recording> {
     if (applied) await logged("destroy", ["destroy", "-input=false", "-auto-approve"], "destroy");
     await moto.stop();
   }
-  // Sanity: the state really went to the bucket (the lock object's calls are then in the log).
-  const stateCalls = calls.filter((call) => call.resource.includes(stateKey(STAGE)));
-  if (!stateCalls.some((call) => call.resource.endsWith(lockKey(STAGE).split("/").pop() ?? ""))) {
+  // Sanity: the state really went to the bucket, with S3-native locking.
+  if (!calls.some((call) => call.resource.endsWith(".tfstate.tflock"))) {
     throw new ExpectedError(
       "The recording has no call on the state lock object: was the S3 backend used?",
     );
