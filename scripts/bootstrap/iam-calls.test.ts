@@ -38,6 +38,32 @@ describe("reading Terraform's debug log", () => {
     });
     expect(calls[1]?.path).toBe("/websocket-stages-dev-20261130235633015200000001?policy=");
   });
+
+  it("reassembles a request logged as JSON in chunks, between other lines", () => {
+    const json = JSON.stringify({
+      "@caller": "github.com/hashicorp/aws-sdk-go-base/v2@v2.0.0-beta.65/logging/tf_logger.go:45",
+      "@level": "debug",
+      "@message": "HTTP Request Sent",
+      "rpc.service": "Lambda",
+      "rpc.method": "UpdateFunctionCode",
+      "http.method": "PUT",
+      "http.url": "http://127.0.0.1:37589/2015-03-31/functions/websocket-stages-dev-connect/code",
+      "http.request.body": `{"ZipFile":"${"UEsDBBQAAAAIAAAAISiPk".repeat(20)}"}`,
+    });
+    const prefix = (time: string) =>
+      `2026-11-30T23:56:34.${time}Z [DEBUG] provider.terraform-provider-aws_v5.100.0_x5: `;
+    const chunked = [
+      `${prefix("192")}${json.slice(0, 200)}`,
+      `${prefix("194")}${json.slice(200, 400)}`,
+      "2026-11-30T23:56:34.193Z [INFO]  Starting apply for aws_lambda_function.message_function_C35DB155",
+      `${prefix("195")}${json.slice(400)}`,
+    ].join("\n");
+    const calls = loggedCalls(`${chunked}\n${LOG}`);
+    expect(calls.map((call) => call.operation)).toContain("UpdateFunctionCode");
+    expect(calls).toHaveLength(5);
+    const update = calls.find((call) => call.operation === "UpdateFunctionCode");
+    expect(update?.path).toBe("/2015-03-31/functions/websocket-stages-dev-connect/code");
+  });
 });
 
 describe("mapping calls to IAM", () => {

@@ -3,6 +3,9 @@
  * logs every request as an entry starting `HTTP Request Sent:` followed by `key=value` fields in
  * any order — `rpc.service` ("IAM", "CloudWatch Logs"…), `rpc.method` (the API operation),
  * `http.method`, `http.url` — and the request body on the following lines, each prefixed `  | `.
+ * A request too long for one log line (Lambda's CreateFunction and UpdateFunctionCode carry the
+ * zip) is logged instead as one JSON object with the same field names, cut into chunks that each
+ * get their own timestamp prefix, possibly interleaved with other lines.
  */
 
 /** One AWS API request as the provider sent it. */
@@ -39,10 +42,73 @@ function entries(log: string): string[][] {
   return result;
 }
 
-/** Every request the provider sent, in the order it logged them. */
-export function loggedCalls(log: string): LoggedCall[] {
+const PROVIDER_LINE =
+  /^\d{4}-\d\d-\d\dT\S+ \[[A-Z]+\]\s+provider\.terraform-provider-aws[^:]*: (.*)$/;
+const JSON_REQUEST = '{"@caller"';
+
+function callFromJson(text: string): LoggedCall | undefined {
+  let fields: Record<string, unknown>;
+  try {
+    fields = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const service = fields["rpc.service"];
+  const operation = fields["rpc.method"];
+  const url = fields["http.url"];
+  if (fields["@message"] !== "HTTP Request Sent") return undefined;
+  if (typeof service !== "string" || typeof operation !== "string" || typeof url !== "string") {
+    return undefined;
+  }
+  const parsed = new URL(url);
+  return {
+    service,
+    operation,
+    httpMethod: String(fields["http.method"] ?? ""),
+    path: `${parsed.pathname}${parsed.search}`,
+    body: typeof fields["http.request.body"] === "string" ? fields["http.request.body"] : "",
+  };
+}
+
+/** Requests logged as chunked JSON objects; the lines they took are removed from `lines`. */
+function jsonCalls(lines: string[]): { calls: LoggedCall[]; rest: string[] } {
   const calls: LoggedCall[] = [];
-  for (const lines of entries(log)) {
+  const rest: string[] = [];
+  let open: string[] | undefined;
+  for (const line of lines) {
+    const message = PROVIDER_LINE.exec(line)?.[1];
+    if (open === undefined) {
+      if (message?.startsWith(JSON_REQUEST) && message.includes('"HTTP Request Sent"')) {
+        open = [message];
+      } else {
+        rest.push(line);
+        continue;
+      }
+    } else if (
+      message !== undefined &&
+      !message.startsWith(JSON_REQUEST) &&
+      !/^[A-Za-z[]+[ :]/.test(message)
+    ) {
+      open.push(message);
+    } else {
+      rest.push(line);
+      continue;
+    }
+    if (open.at(-1)?.endsWith("}")) {
+      const call = callFromJson(open.join(""));
+      if (call !== undefined) {
+        calls.push(call);
+        open = undefined;
+      }
+    }
+  }
+  return { calls, rest };
+}
+
+/** Every request the provider sent (JSON-logged ones after the others). */
+export function loggedCalls(log: string): LoggedCall[] {
+  const { calls, rest } = jsonCalls(log.split("\n"));
+  for (const lines of entries(rest.join("\n"))) {
     const first = lines[0] ?? "";
     const marker = first.indexOf("HTTP Request Sent:");
     if (marker < 0) continue;

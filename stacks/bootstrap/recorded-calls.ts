@@ -43,3 +43,31 @@ export function concreteArn(
     .replaceAll("{routes-id}", "r1s2t3u4")
     .replaceAll("{integrations-id}", "i1j2k3l4");
 }
+
+/**
+ * Calls the deploy role must allow that the recording cannot make, each with why. The simulation
+ * evaluates them exactly like recorded ones.
+ */
+export const CALLS_BEYOND_THE_RECORDING: readonly (RecordedCall & { readonly why: string })[] = [
+  {
+    phase: "update",
+    operation: "ApiGatewayV2 UpdateStage",
+    action: "apigateway:PATCH",
+    resource: "arn:aws:apigateway:{region}::/apis/{apis-id}/stages/{stage}",
+    why: "a change of the stage's throttling or access logs; moto 5.2 answers UpdateStage with a 500, so the recorded update leaves them alone",
+  },
+  {
+    phase: "update",
+    operation: "ApiGatewayV2 UpdateIntegration",
+    action: "apigateway:PATCH",
+    resource: "arn:aws:apigateway:{region}::/apis/{apis-id}/integrations/{integrations-id}",
+    why: "a change of an integration (its timeout is a contract constant the recording cannot vary)",
+  },
+  {
+    phase: "update",
+    operation: "SNS Publish (smoke test)",
+    action: "sns:Publish",
+    resource: "arn:aws:sns:{region}:{account}:websocket-stages-{stage}",
+    why: "not Terraform: the deploy job's smoke test publishes to the stage's topic",
+  },
+];

