@@ -77,11 +77,16 @@ function jsonFields(body: string): Record<string, unknown> {
   }
 }
 
-/** A request parameter from a query-protocol (form) or JSON body. */
+/**
+ * A request parameter from a query-protocol (form) or JSON body. The provider cuts long bodies
+ * (a zip upload) and appends "[truncated...]": then the field is read from the text as it is.
+ */
 function parameter(call: LoggedCall, name: string): string | undefined {
   if (call.body.trimStart().startsWith("{")) {
-    const value = jsonFields(call.body)[name];
-    return typeof value === "string" ? value : undefined;
+    const value = jsonFields(call.body.replace(/\n?\[truncated\.\.\.\]\s*$/, ""))[name];
+    if (typeof value === "string") return value;
+    const raw = new RegExp(`"${name}":"((?:[^"\\\\]|\\\\.)*)"`).exec(call.body)?.[1];
+    return raw === undefined ? undefined : (JSON.parse(`"${raw}"`) as string);
   }
   return formFields(call.body).get(name) ?? undefined;
 }
