@@ -8,6 +8,9 @@ import type { PolicyStatement } from "../permissions.js";
 import { GITHUB_OIDC, oidcSubjects, type PipelineRoleKind } from "../pipeline.js";
 import { PASS_ROLE_ACTION, STAGE_ACTIONS, type StageResourceKind } from "./actions.js";
 
+/** Where Terraform's S3 backend keeps non-default workspaces; `init` lists it. */
+const WORKSPACE_PREFIX = "env:/";
+
 /** Where a stage's pipeline roles act: its account, region and the account's state bucket. */
 export interface StageTarget {
   readonly stage: DeployedStage;
@@ -67,8 +70,8 @@ function conditionFor(
   actions: readonly string[],
 ): PolicyStatement["Condition"] {
   if (kind === "stateBucket") {
-    // The backend lists the bucket only to look for its own state and lock objects.
-    return { StringLike: { "s3:prefix": [`${stateKey(target.stage)}*`] } };
+    // The backend lists the bucket only for workspaces (`env:/`) and its own state and lock.
+    return { StringLike: { "s3:prefix": [WORKSPACE_PREFIX, `${stateKey(target.stage)}*`] } };
   }
   if (
     kind === "apiGatewayAccountRole" &&
