@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { recordedCalls, templated, UnmappedCallError } from "./iam-calls.js";
+import { missingCalls, recordedCalls, templated, UnmappedCallError } from "./iam-calls.js";
 import { loggedCalls } from "./provider-log.js";
 
 /** Entries as terraform 1.11 with hashicorp/aws 5.100 writes them at TF_LOG=DEBUG (shortened). */
@@ -109,5 +109,18 @@ describe("mapping calls to IAM", () => {
       "arn:aws:sns:{region}:{account}:websocket-stages-{stage}",
     );
     expect(templated("/apis/abc/stages/dev", TARGET)).toBe("/apis/{apis-id}/stages/{stage}");
+  });
+});
+
+describe("checking the fixture is complete", () => {
+  it("names each recorded call the fixture lacks, and nothing when it has them all", () => {
+    const calls = recordedCalls(loggedCalls(LOG), "apply", TARGET);
+    expect(missingCalls([...calls, ...calls], calls)).toEqual([]);
+    const withoutPassRole = calls.filter((call) => call.action !== "iam:PassRole");
+    expect(missingCalls(calls, withoutPassRole).map((call) => call.action)).toEqual([
+      "iam:PassRole",
+    ]);
+    const otherPhase = calls.map((call) => ({ ...call, phase: "update" as const }));
+    expect(missingCalls(calls, otherPhase)).toHaveLength(calls.length);
   });
 });

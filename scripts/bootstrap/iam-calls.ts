@@ -346,3 +346,12 @@ export function callKey(call: RecordedCall): string {
     call.context ?? {},
   ]);
 }
+
+/** The recorded calls a fixture lacks (the ones its roles were never proven to allow). */
+export function missingCalls(
+  recorded: readonly RecordedCall[],
+  fixture: readonly RecordedCall[],
+): RecordedCall[] {
+  const known = new Set(fixture.map(callKey));
+  return distinctCalls(recorded).filter((call) => !known.has(callKey(call)));
+}

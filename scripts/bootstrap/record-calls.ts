@@ -22,7 +22,13 @@ import { MOTO_ACCOUNT, motoProvider, startMoto } from "../terraform/moto.js";
 import { copyStack, overrideProvider } from "../terraform/overrides.js";
 import { terraformEnvironment } from "../terraform/provider-mirror.js";
 import { requireTerraform, type TerraformRun, terraform } from "../terraform/terraform.js";
-import { callKey, distinctCalls, type RecordingTarget, recordedCalls } from "./iam-calls.js";
+import {
+  callKey,
+  distinctCalls,
+  missingCalls,
+  type RecordingTarget,
+  recordedCalls,
+} from "./iam-calls.js";
 import { loggedCalls } from "./provider-log.js";
 
 const STAGE = "dev";
@@ -288,8 +294,7 @@ runCommand(async () => {
       );
     } else {
       const fixture = JSON.parse(await readFile(fixtureFile, "utf8")) as CallFixture;
-      const known = new Set(fixture.calls.map(callKey));
-      missing = distinct.filter((call) => !known.has(callKey(call)));
+      missing = missingCalls(distinct, fixture.calls);
       const now = new Set(distinct.map(callKey));
       const gone = fixture.calls.filter((call) => !now.has(callKey(call)));
       step(
