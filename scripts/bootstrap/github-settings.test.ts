@@ -100,9 +100,25 @@ describe("the GitHub settings", () => {
       prod: "arn:aws:iam::999988887777:role/websocket-stages-prod-plan",
     });
     expect(settings.environments.map((e) => e.name)).toEqual(["dev"]);
+    expect(settings.repositoryVariables[PIPELINE_VARIABLES.stateBucket]).toBe(VALUES.stateBucket);
     expect(JSON.parse(settings.repositoryVariables[PIPELINE_VARIABLES.planRoles] ?? "")).toEqual({
       dev: role("dev", "plan"),
       prod: "arn:aws:iam::999988887777:role/websocket-stages-prod-plan",
+    });
+  });
+
+  it("keep a second account's state bucket on its own environments, not the repository's", () => {
+    const prodAccount: PipelineValues = {
+      deployRoleArns: { prod: "arn:aws:iam::999988887777:role/websocket-stages-prod-deploy" },
+      planRoleArns: { prod: "arn:aws:iam::999988887777:role/websocket-stages-prod-plan" },
+      stateBucket: "websocket-stages-tfstate-999988887777-us-east-1",
+      stateRegion: "us-east-1",
+    };
+    const settings = githubSettings(prodAccount, { dev: role("dev", "plan") });
+    expect(settings.repositoryVariables[PIPELINE_VARIABLES.stateBucket]).toBeUndefined();
+    expect(settings.environments[0]?.variables).toMatchObject({
+      [PIPELINE_VARIABLES.stateBucket]: prodAccount.stateBucket,
+      [PIPELINE_VARIABLES.stateRegion]: "us-east-1",
     });
   });
 

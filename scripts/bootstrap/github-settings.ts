@@ -38,11 +38,21 @@ export function githubSettings(
   values: PipelineValues,
   existingPlanRoles: Partial<Record<DeployedStage, string>> = {},
 ): GitHubSettings {
-  const environments = DEPLOYED_STAGES.filter(
-    (stage) => values.deployRoleArns[stage] !== undefined,
-  ).map((stage) => ({
+  const stages = DEPLOYED_STAGES.filter((stage) => values.deployRoleArns[stage] !== undefined);
+  // The repository-wide state bucket is the first stage's account's. Stages in another account
+  // keep their own bucket in their environments (environment variables win over repository ones
+  // for the jobs that name the environment).
+  const ownsRepositoryState = stages.includes(DEPLOYED_STAGES[0]);
+  const state = {
+    [PIPELINE_VARIABLES.stateBucket]: values.stateBucket,
+    [PIPELINE_VARIABLES.stateRegion]: values.stateRegion,
+  };
+  const environments = stages.map((stage) => ({
     name: stage,
-    variables: { [PIPELINE_VARIABLES.deployRole]: values.deployRoleArns[stage] as string },
+    variables: {
+      [PIPELINE_VARIABLES.deployRole]: values.deployRoleArns[stage] as string,
+      ...(ownsRepositoryState ? {} : state),
+    },
     requiredReviewers: REVIEWED_STAGES.includes(stage),
   }));
   const planRoles = { ...existingPlanRoles, ...values.planRoleArns };
@@ -56,8 +66,7 @@ export function githubSettings(
     environments,
     repositoryVariables: {
       [PIPELINE_VARIABLES.planRoles]: JSON.stringify(ordered),
-      [PIPELINE_VARIABLES.stateBucket]: values.stateBucket,
-      [PIPELINE_VARIABLES.stateRegion]: values.stateRegion,
+      ...(ownsRepositoryState ? state : {}),
     },
   };
 }
