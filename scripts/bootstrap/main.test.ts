@@ -2,8 +2,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { IAMClient, ListOpenIDConnectProvidersCommand } from "@aws-sdk/client-iam";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkOidcProvider } from "./aws-account.js";
+import { callerAccount, checkOidcProvider, githubOidcProvider } from "./aws-account.js";
 
 /** `npm run bootstrap`'s refusals, as a user meets them (through tsx, no AWS, no terraform). */
 
@@ -97,5 +100,35 @@ describe("the GitHub OIDC provider check", () => {
     await expect(
       checkOidcProvider({ referenced: other, existing: arn, stateFile }),
     ).rejects.toThrow(/does not exist in this account/);
+  });
+});
+
+describe("asking AWS", () => {
+  it("finds the account's GitHub OIDC provider among others", async () => {
+    const iam = mockClient(IAMClient);
+    const github = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+    iam.on(ListOpenIDConnectProvidersCommand).resolves({
+      OpenIDConnectProviderList: [
+        { Arn: "arn:aws:iam::111122223333:oidc-provider/accounts.google.com" },
+        { Arn: github },
+      ],
+    });
+    expect(await githubOidcProvider(new IAMClient({ region: "us-east-1" }))).toBe(github);
+    iam.on(ListOpenIDConnectProvidersCommand).resolves({ OpenIDConnectProviderList: [] });
+    expect(await githubOidcProvider(new IAMClient({ region: "us-east-1" }))).toBeUndefined();
+    iam.restore();
+  });
+
+  it("names the caller's account, or says how to get credentials", async () => {
+    const sts = mockClient(STSClient);
+    sts.on(GetCallerIdentityCommand).resolves({ Account: "111122223333" });
+    expect(await callerAccount(new STSClient({ region: "us-east-1" }))).toBe("111122223333");
+    sts
+      .on(GetCallerIdentityCommand)
+      .rejects(new Error("Could not load credentials from any providers"));
+    await expect(callerAccount(new STSClient({ region: "us-east-1" }))).rejects.toThrow(
+      /^No usable AWS credentials \(Could not load credentials.*aws sso login/,
+    );
+    sts.restore();
   });
 });
