@@ -243,8 +243,16 @@ export function resourceNames(stage: Stage) {
     api: base,
     topic: base,
     functionName: (fn: FunctionName) => `${base}-${fn}`,
+    /** The function's execution role. */
+    functionRole: (fn: FunctionName) => `${base}-${fn}`,
     functionLogGroup: (fn: FunctionName) => `/aws/lambda/${base}-${fn}`,
     accessLogGroup: `/aws/apigateway/${base}`,
+    /** The registry bucket's name is this prefix plus a suffix S3 names unique at creation. */
+    registryBucketPrefix: `${base}-`,
+    /** The queue receiving the topic subscriber's failed asynchronous invokes. */
+    failureQueue: `${base}-failures`,
+    functionErrorsAlarm: (fn: FunctionName) => `${base}-${fn}-errors`,
+    undeliveredAlarm: `${base}-undelivered`,
   };
 }
 

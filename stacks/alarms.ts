@@ -29,7 +29,7 @@ export class StageAlarms extends Construct {
     const names = resourceNames(props.stage);
     for (const fn of FUNCTION_NAMES) {
       new CloudwatchMetricAlarm(this, `${fn}-errors`, {
-        alarmName: `${names.functionName(fn)}-errors`,
+        alarmName: names.functionErrorsAlarm(fn),
         alarmDescription: `The ${fn} function of ${props.stage} failed.`,
         namespace: "AWS/Lambda",
         metricName: "Errors",
@@ -42,7 +42,7 @@ export class StageAlarms extends Construct {
       });
     }
     new CloudwatchMetricAlarm(this, "undelivered-messages", {
-      alarmName: `${names.topic}-undelivered`,
+      alarmName: names.undeliveredAlarm,
       alarmDescription: `Messages published to ${props.stage}'s topic that the subscriber could not deliver.`,
       namespace: "AWS/SQS",
       metricName: "ApproximateNumberOfMessagesVisible",

@@ -4,6 +4,13 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { Construct } from "constructs";
 import { PROJECT } from "../functions/contract.js";
 
+/** Name of the account-wide role API Gateway writes access logs with (one per account). */
+export const API_GATEWAY_CLOUDWATCH_ROLE = `${PROJECT}-apigateway-cloudwatch`;
+
+/** The AWS managed policy that role carries. */
+export const API_GATEWAY_CLOUDWATCH_POLICY_ARN =
+  "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
+
 /**
  * The account-wide role API Gateway uses to write access logs. There is one per account and
  * region, so exactly one stack in each manages it (StageSettings.apiGatewayAccountRole).
@@ -14,7 +21,7 @@ export class ApiGatewayCloudWatchRole extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     const role = new IamRole(this, "role", {
-      name: `${PROJECT}-apigateway-cloudwatch`,
+      name: API_GATEWAY_CLOUDWATCH_ROLE,
       assumeRolePolicy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
@@ -28,7 +35,7 @@ export class ApiGatewayCloudWatchRole extends Construct {
     });
     const attachment = new IamRolePolicyAttachment(this, "policy", {
       role: role.name,
-      policyArn: "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+      policyArn: API_GATEWAY_CLOUDWATCH_POLICY_ARN,
     });
     this.account = new ApiGatewayAccount(this, "account", {
       cloudwatchRoleArn: role.arn,

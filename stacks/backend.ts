@@ -51,9 +51,14 @@ export function stateBackend(
   };
 }
 
-/** The S3 object key of a stage's state in the state bucket (one per stage). */
+/** A stage's state object in the state bucket; the bootstrap grants its roles exactly this key. */
 export function stateKey(stage: DeployedStage): string {
   return `${PROJECT}/${stackName(stage)}.tfstate`;
+}
+
+/** The object S3-native locking writes beside the state while an apply or locking plan runs. */
+export function lockKey(stage: DeployedStage): string {
+  return `${stateKey(stage)}.tflock`;
 }
 
 /** `.state/terraform/<stack>.tfstate`, seen from `cdktf.out/stacks/<stack>/`. */

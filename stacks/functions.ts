@@ -63,7 +63,7 @@ export class StageFunction extends Construct {
       retentionInDays: props.settings.logRetentionDays,
     });
     this.role = new IamRole(this, "role", {
-      name: names.functionName(props.fn),
+      name: names.functionRole(props.fn),
       assumeRolePolicy: LAMBDA_ASSUME_ROLE,
     });
     const codePolicy = new IamRolePolicy(this, "code-policy", {

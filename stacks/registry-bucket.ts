@@ -5,7 +5,7 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy/index.j
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block/index.js";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration/index.js";
 import { Construct } from "constructs";
-import { PROJECT } from "../functions/contract.js";
+import { type DeployedStage, resourceNames } from "../functions/contract.js";
 import { policyDocument } from "./permissions.js";
 
 /**
@@ -17,11 +17,11 @@ export class RegistryBucket extends Construct {
   readonly bucket: S3Bucket;
   readonly prefix: string;
 
-  constructor(scope: Construct, id: string, props: { stage: string; prefix: string }) {
+  constructor(scope: Construct, id: string, props: { stage: DeployedStage; prefix: string }) {
     super(scope, id);
     this.prefix = props.prefix;
     this.bucket = new S3Bucket(this, "bucket", {
-      bucketPrefix: `${PROJECT}-${props.stage}-`,
+      bucketPrefix: resourceNames(props.stage).registryBucketPrefix,
       // Its objects only describe connections that die with the stage: never block a destroy.
       forceDestroy: true,
     });

@@ -21,7 +21,7 @@ export class StageTopic extends Construct {
   readonly topic: SnsTopic;
   readonly failureQueue: SqsQueue;
 
-  constructor(scope: Construct, id: string, props: { name: string }) {
+  constructor(scope: Construct, id: string, props: { name: string; failureQueueName: string }) {
     super(scope, id);
     this.topic = new SnsTopic(this, "topic", { name: props.name });
     // The account id is the fifth field of the topic ARN: no data source, so plans run offline.
@@ -39,7 +39,7 @@ export class StageTopic extends Construct {
       ]),
     });
     this.failureQueue = new SqsQueue(this, "failures", {
-      name: `${props.name}-failures`,
+      name: props.failureQueueName,
       messageRetentionSeconds: FAILURE_RETENTION_SECONDS,
       sqsManagedSseEnabled: true,
     });

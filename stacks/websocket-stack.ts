@@ -58,7 +58,11 @@ export class WebSocketStack extends TerraformStack {
       ...(accountRole === undefined ? {} : { stageDependsOn: [accountRole.account] }),
     });
     const registry = new RegistryBucket(this, "registry", { stage, prefix: CONNECTIONS_PREFIX });
-    const topic = new StageTopic(this, "topic", { name: resourceNames(stage).topic });
+    const names = resourceNames(stage);
+    const topic = new StageTopic(this, "topic", {
+      name: names.topic,
+      failureQueueName: names.failureQueue,
+    });
     const functions = this.functions(props, api, registry, topic);
     for (const routeKey of SERVED_ROUTE_KEYS) {
       api.route(routeKey, functions[functionForRoute(routeKey)]);

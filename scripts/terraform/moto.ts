@@ -9,6 +9,36 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
+/** The services the stacks use, each pointed at the emulator. */
+const EMULATED_SERVICES = [
+  "apigateway",
+  "apigatewayv2",
+  "cloudwatch",
+  "cloudwatchlogs",
+  "iam",
+  "lambda",
+  "s3",
+  "sns",
+  "sqs",
+  "sts",
+] as const;
+
+/** AWS provider settings (for an override file) that send every call to moto at `endpoint`. */
+export function motoProvider(endpoint: string): Record<string, unknown> {
+  return {
+    access_key: "testing",
+    secret_key: "testing",
+    skip_credentials_validation: true,
+    skip_metadata_api_check: true,
+    skip_requesting_account_id: true,
+    s3_use_path_style: true,
+    endpoints: [Object.fromEntries(EMULATED_SERVICES.map((service) => [service, endpoint]))],
+  };
+}
+
+/** The account moto answers as. */
+export const MOTO_ACCOUNT = "123456789012";
+
 const STARTUP_TIMEOUT_MS = 30_000;
 
 function freePort(): Promise<number> {

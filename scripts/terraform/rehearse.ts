@@ -6,7 +6,7 @@ import { ExpectedError } from "../../smoke/errors.js";
 import { AWS_PROVIDER_CONSTRAINT } from "../../stacks/websocket-stack.js";
 import { parseCommandLine, runCommand } from "../cli.js";
 import { type DriftVerdict, judgeDrift } from "./emulator-gaps.js";
-import { startMoto } from "./moto.js";
+import { motoProvider, startMoto } from "./moto.js";
 import {
   copyStack,
   overrideBackend,
@@ -45,20 +45,6 @@ stops the emulator. Needs terraform and moto_server (\`pip install "moto[server]
   --dist DIR   bundles folder (default ${ARTIFACTS.dir})
   --json       print {"stage", "outputs", "plan", "drift", "stalePlan", "ms"} when done
 `;
-
-/** The services the stack uses, each pointed at the emulator. */
-const EMULATED_SERVICES = [
-  "apigateway",
-  "apigatewayv2",
-  "cloudwatch",
-  "cloudwatchlogs",
-  "iam",
-  "lambda",
-  "s3",
-  "sns",
-  "sqs",
-  "sts",
-] as const;
 
 function step(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -112,15 +98,7 @@ async function rehearse(stage: DeployedStage, distDir: string, scratch: string) 
   try {
     step(`moto_server listens on ${moto.endpoint}.`);
     await overrideBackend(dir, { type: "local", path: "terraform.tfstate" });
-    await overrideProvider(dir, {
-      access_key: "testing",
-      secret_key: "testing",
-      skip_credentials_validation: true,
-      skip_metadata_api_check: true,
-      skip_requesting_account_id: true,
-      s3_use_path_style: true,
-      endpoints: [Object.fromEntries(EMULATED_SERVICES.map((service) => [service, moto.endpoint]))],
-    });
+    await overrideProvider(dir, motoProvider(moto.endpoint));
     await timed("terraform init", () => terraform(["init", "-input=false"], run, "terraform init"));
     const planFile = join(dir, `${stage}.tfplan`);
     const plan = await timed("Plan (saved)", () => planStage(stack, planFile, { lock }));

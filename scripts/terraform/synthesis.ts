@@ -9,6 +9,9 @@ import {
 } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { stagesApp } from "../../stacks/app.js";
+import { accountsOfStages } from "../../stacks/bootstrap/accounts.js";
+import { bootstrapApp } from "../../stacks/bootstrap/app.js";
+import { bootstrapStackName } from "../../stacks/bootstrap/bootstrap-stack.js";
 import { BundleNotFoundError } from "../../stacks/bundle.js";
 
 export interface Synthesis {
@@ -53,4 +56,23 @@ export function synthesizedStack(stage: DeployedStage, outdir = resolve(SYNTH_DI
     );
   }
   return dir;
+}
+
+/** The placeholder identity the bootstrap stack is validated and rehearsed with. */
+export const EXAMPLE_BOOTSTRAP = {
+  account: "123456789012",
+  repository: "octocat/websocket-stages",
+};
+
+/**
+ * Synthesizes the bootstrap stack of the account holding dev, for a placeholder account (moto's)
+ * and repository; returns its folder.
+ */
+export function synthesizeBootstrapExample(outdir: string): string {
+  const target = accountsOfStages(EXAMPLE_BOOTSTRAP.account).find(
+    (entry) => entry.account === EXAMPLE_BOOTSTRAP.account,
+  );
+  if (target === undefined) throw new Error("No stage lives in the default account.");
+  bootstrapApp({ outdir, repository: EXAMPLE_BOOTSTRAP.repository, target }).app.synth();
+  return join(outdir, "stacks", bootstrapStackName(EXAMPLE_BOOTSTRAP.account));
 }

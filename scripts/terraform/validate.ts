@@ -12,20 +12,21 @@ import {
   overrideProviderVersion,
 } from "./overrides.js";
 import { terraformEnvironment, validationProviderVersion } from "./provider-mirror.js";
-import { synthesize } from "./synthesis.js";
+import { synthesize, synthesizeBootstrapExample } from "./synthesis.js";
 import { requireTerraform, terraform } from "./terraform.js";
 
 const USAGE = `
 Usage: npm run validate [-- --dist DIR] [--json]
 
-Synthesizes every stage's stack from the bundles (run \`npm run bundle\` first), then for each:
+Synthesizes every stage's stack from the bundles (run \`npm run bundle\` first) and the bootstrap
+stack (for a placeholder account and repository), then for each:
 \`terraform init -backend=false\`, \`terraform validate\`, and a \`terraform plan\` that runs offline
 (dummy credentials, local state in a scratch folder). Uses a provider filesystem mirror when this
 machine has one; when the mirror lacks the pinned hashicorp/aws 6.x, validation (only) uses the
 newest version it holds. Needs terraform on PATH; touches no AWS account and nothing in the repository.
 
   --dist DIR   bundles folder (default ${ARTIFACTS.dir})
-  --json       print {"stages": {stage: {ms, toCreate}}, "ms": n} when done
+  --json       print {"stages": {stage: {ms, toCreate}}, "bootstrap": {ms, toCreate}, "ms": n}
 `;
 
 interface StageResult {
@@ -46,8 +47,8 @@ function step(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-async function validateStage(
-  stage: DeployedStage,
+async function validateStack(
+  stage: string,
   synthesized: string,
   scratch: string,
   env: NodeJS.ProcessEnv,
@@ -67,7 +68,8 @@ async function validateStage(
   await timed("validate", ["validate"]);
   // The offline plan needs an initialised backend: local, in the scratch copy.
   await overrideBackend(dir, { type: "local", path: "terraform.tfstate" });
-  await overrideProvider(dir, OFFLINE_PROVIDER);
+  // Offline there is no account to check the bootstrap stack's allowed_account_ids against.
+  await overrideProvider(dir, { ...OFFLINE_PROVIDER, allowed_account_ids: [] });
   await timed("init (local state)", ["init", "-input=false", "-reconfigure"]);
   const planned = await timed("plan (offline)", ["plan", "-input=false", "-lock=false"]);
   return { ms: Math.round(performance.now() - started), toCreate: resourcesToCreate(planned) };
@@ -98,11 +100,19 @@ runCommand(async () => {
     const results = {} as Record<DeployedStage, StageResult>;
     for (const stage of DEPLOYED_STAGES) {
       step(`Validating ${stage}…`);
-      results[stage] = await validateStage(stage, stackDirs[stage], scratch, env, providerVersion);
+      results[stage] = await validateStack(stage, stackDirs[stage], scratch, env, providerVersion);
     }
+    step("Validating the bootstrap stack…");
+    const bootstrap = await validateStack(
+      "bootstrap",
+      synthesizeBootstrapExample(join(scratch, "bootstrap.out")),
+      scratch,
+      env,
+      providerVersion,
+    );
     const ms = Math.round(performance.now() - started);
     if (parsed.values.json === true) {
-      process.stdout.write(`${JSON.stringify({ stages: results, ms })}\n`);
+      process.stdout.write(`${JSON.stringify({ stages: results, bootstrap, ms })}\n`);
     } else {
       for (const stage of DEPLOYED_STAGES) {
         const { toCreate, ms: stageMs } = results[stage];
@@ -110,7 +120,10 @@ runCommand(async () => {
           `${stage.padEnd(8)} valid; offline plan: ${toCreate} to create (${stageMs} ms)\n`,
         );
       }
-      process.stdout.write(`Validated ${DEPLOYED_STAGES.length} stacks in ${ms} ms.\n`);
+      process.stdout.write(
+        `bootstrap valid; offline plan: ${bootstrap.toCreate} to create (${bootstrap.ms} ms)\n`,
+      );
+      process.stdout.write(`Validated ${DEPLOYED_STAGES.length + 1} stacks in ${ms} ms.\n`);
     }
     return 0;
   } finally {
