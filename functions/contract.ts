@@ -38,7 +38,10 @@ export const ROUTE_KEYS = {
   disconnect: "$disconnect",
   broadcast: "broadcast",
   sendmessage: "sendmessage",
-  /** `{"action":"echo","message":X}`: the sender alone receives `{"message":X}` (no fan-out). */
+  /**
+   * `{"action":"echo","message":X}`: the sender alone receives `{"message":X,"connectionId":id}`
+   * (no fan-out): proves client → function → @connections, and tells a client its own id.
+   */
   echo: "echo",
   default: "$default",
 } as const;

@@ -154,10 +154,12 @@ describe("message handler: the sender's JSON, verbatim", () => {
 });
 
 describe("message handler: echo", () => {
-  it("replies {message} to the sender alone, touching neither the registry nor anyone else", async () => {
+  it("replies {message, connectionId} to the sender alone, touching neither the registry nor anyone else", async () => {
     await send('{"action":"echo","message":{"n":1e400}}', ROUTE_KEYS.echo);
 
-    expect(gateway.framesOf(SENDER)).toEqual(['{"message":{"n":1e400}}']);
+    expect(gateway.framesOf(SENDER)).toEqual([
+      `{"message":{"n":1e400},"connectionId":${JSON.stringify(SENDER)}}`,
+    ]);
     expect(gateway.framesOf(OTHER)).toEqual([]);
     expect(bucket.listCalls).toBe(0);
   });

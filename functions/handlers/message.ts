@@ -7,7 +7,13 @@ import { deliver, fanOutDeadline } from "../lib/delivery.js";
 import type { MessageEvent } from "../lib/events.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
 import { createManagementClient, Poster } from "../lib/poster.js";
-import { ERROR_CODES, errorFrame, type ProtocolError, parseFrame } from "../lib/protocol.js";
+import {
+  ERROR_CODES,
+  echoFrame,
+  errorFrame,
+  type ProtocolError,
+  parseFrame,
+} from "../lib/protocol.js";
 import { Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 
@@ -54,13 +60,13 @@ export async function handler(
       await reply(connectionId, parsed.error);
       return OK;
     }
-    const { action, frame } = parsed.command;
-    if (action === ROUTE_KEYS.echo) {
-      const outcome = await poster.post(connectionId, frame);
-      logger.info("Frame echoed", { action, outcome: outcome.status });
+    const { command } = parsed;
+    if (command.action === ROUTE_KEYS.echo) {
+      const outcome = await poster.post(connectionId, echoFrame(command.message, connectionId));
+      logger.info("Frame echoed", { action: command.action, outcome: outcome.status });
       return OK;
     }
-    await broadcast(connectionId, action, frame, {
+    await broadcast(connectionId, command.action, command.frame, {
       deadline: fanOutDeadline(context, started, requestTimeEpoch),
       started,
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../contract.js";
-import { ERROR_CODES, errorFrame, messageFrame, parseFrame } from "./protocol.js";
+import { ERROR_CODES, echoFrame, errorFrame, messageFrame, parseFrame } from "./protocol.js";
 
 describe("parseFrame", () => {
   it("turns a broadcast into the frame every connection receives", () => {
@@ -73,11 +73,14 @@ describe("parseFrame", () => {
     });
   });
 
-  it("turns an echo into the frame its sender alone receives", () => {
+  it("turns an echo into the sender's message text, for the frame its sender alone receives", () => {
     expect(parseFrame('{"action":"echo","message":{"n":1e400}}')).toEqual({
       ok: true,
-      command: { action: "echo", frame: '{"message":{"n":1e400}}' },
+      command: { action: "echo", message: '{"n":1e400}' },
     });
+    expect(echoFrame('{"n":1e400}', "ab+/=")).toBe(
+      '{"message":{"n":1e400},"connectionId":"ab+/="}',
+    );
   });
 
   it.each([

@@ -25,13 +25,13 @@ export interface ProtocolError {
 }
 
 /**
- * What a client asked for; `frame` is exactly what the recipients receive: every connection for
- * broadcast and sendmessage, the sender alone for echo.
+ * What a client asked for. For broadcast and sendmessage, `frame` is exactly what every connection
+ * receives; for echo, `message` is the sender's JSON text of its message (see echoFrame).
  */
 export type Command =
   | { readonly action: typeof ROUTE_KEYS.broadcast; readonly frame: string }
   | { readonly action: typeof ROUTE_KEYS.sendmessage; readonly frame: string }
-  | { readonly action: typeof ROUTE_KEYS.echo; readonly frame: string };
+  | { readonly action: typeof ROUTE_KEYS.echo; readonly message: string };
 
 export type ParseResult =
   | { readonly ok: true; readonly command: Command }
@@ -111,10 +111,14 @@ export function parseFrame(body: string | undefined, isBase64Encoded = false): P
           `"${action}" needs a "message" field (any JSON value), e.g. {"${ROUTE_SELECTION_FIELD}":"${action}","message":"hello"}.`,
         );
       }
+      // The echo frame adds the connection id, at most LIMITS.connectionIdMaxChars more.
       const frame = messageFrame(message);
-      const bytes = byteLength(frame);
+      const bytes = byteLength(frame) + (action === ROUTE_KEYS.echo ? ECHO_OVERHEAD_BYTES : 0);
       if (bytes > LIMITS.messageBytes) return tooLarge(`The ${action} frame`, bytes);
-      return { ok: true, command: { action, frame } };
+      return {
+        ok: true,
+        command: action === ROUTE_KEYS.echo ? { action, message } : { action, frame },
+      };
     }
     case ROUTE_KEYS.sendmessage: {
       const data = fields.data;
@@ -147,6 +151,16 @@ export function parseFrame(body: string | undefined, isBase64Encoded = false): P
  */
 export function messageFrame(messageJson: string): string {
   return `{"message":${messageJson}}`;
+}
+
+const ECHO_OVERHEAD_BYTES = ',"connectionId":""'.length + LIMITS.connectionIdMaxChars;
+
+/**
+ * What the sender of an echo alone receives: its message, verbatim as in messageFrame, and its
+ * own connection id — which a client needs to be addressed (`send-data --to`, the smoke test).
+ */
+export function echoFrame(messageJson: string, connectionId: string): string {
+  return `{"message":${messageJson},"connectionId":${JSON.stringify(connectionId)}}`;
 }
 
 /** What the sender alone receives when its frame cannot be handled. */
