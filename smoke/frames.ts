@@ -1,4 +1,4 @@
-import { type ErrorCode, messageFrame } from "../functions/lib/protocol.js";
+import { type ErrorCode, echoFrame, messageFrame } from "../functions/lib/protocol.js";
 
 /** Recognising the frames the stage sends to clients (their format is the functions' protocol). */
 
@@ -26,4 +26,17 @@ export function isErrorFrame(data: string): boolean {
  */
 export function isBroadcastOf(data: string, message: unknown): boolean {
   return data === messageFrame(JSON.stringify(message));
+}
+
+/** The connection id in an echo reply to `message` (written as JSON.stringify does), or undefined. */
+export function echoReplyOf(data: string, message: unknown): string | undefined {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const connectionId = (frame as { connectionId?: unknown } | null)?.connectionId;
+  if (typeof connectionId !== "string") return undefined;
+  return data === echoFrame(JSON.stringify(message), connectionId) ? connectionId : undefined;
 }
