@@ -174,7 +174,15 @@ describe("npm run smoke", () => {
 
   it("skips the broadcast step with --no-broadcast and still passes", async () => {
     const { stateDir } = await start();
-    const result = await smokeCommand(stateDir, "--stage", "local", "--timeout", "5000", "--no-broadcast", "--json");
+    const result = await smokeCommand(
+      stateDir,
+      "--stage",
+      "local",
+      "--timeout",
+      "5000",
+      "--no-broadcast",
+      "--json",
+    );
     expect(result.code).toBe(0);
     const parsed = JSON.parse(result.stdout) as SmokeResult;
     expect(parsed.steps.find((step) => step.name === "broadcast")?.status).toBe("skipped");
