@@ -13,6 +13,7 @@ import {
 } from "../fixtures/aws.js";
 import { functionEnvironment, lambdaContext, messageEvent } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
+import { logger } from "../lib/logger.js";
 import { ERROR_CODES } from "../lib/protocol.js";
 
 const bucket = mockS3();
@@ -318,6 +319,26 @@ describe("message handler: bad input reaches the sender alone", () => {
 
     await expect(send("not json")).resolves.toEqual({ statusCode: 200 });
     expect(logs.withMessage(/error frame could not be sent/)).toHaveLength(1);
+  });
+
+  it("answers the sender with internal_error when handling fails unexpectedly", async () => {
+    const failing = vi.spyOn(logger, "info").mockImplementationOnce(() => {
+      throw new RangeError("injected by the test");
+    });
+    try {
+      await expect(
+        send('{"action":"broadcast","message":"x"}', ROUTE_KEYS.broadcast),
+      ).resolves.toEqual({ statusCode: 200 });
+    } finally {
+      failing.mockRestore();
+    }
+
+    const frames = gateway.framesOf(SENDER);
+    expect(errorOf(frames.at(-1))).toEqual({
+      code: ERROR_CODES.internal,
+      message: expect.stringMatching(/failed while handling this frame/),
+    });
+    expect(gateway.framesOf(OTHER)).not.toContainEqual(expect.stringContaining("internal_error"));
   });
 
   it("does not throw when the poster itself fails unexpectedly", async () => {

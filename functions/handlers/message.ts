@@ -74,7 +74,8 @@ export async function handler(
     logger.error("Unexpected failure while handling a frame", { routeKey, error });
     await reply(connectionId, {
       code: ERROR_CODES.internal,
-      message: "The server failed to handle this frame; it was not delivered. Try again shortly.",
+      message:
+        "The server failed while handling this frame; it may not have reached everyone. Try again shortly.",
     }).catch(() => undefined);
   }
   return OK;
