@@ -108,22 +108,17 @@ async function broadcast(
   }
   const { undelivered, ...counts } = result;
   logger.info("Frame delivered", { action, ...counts, undelivered: undelivered.length });
-  if (undelivered.length === 0) return;
 
-  const handOff = await redelivery.handOn(frame, undelivered, {
-    attempt: 2,
-    firstAttemptAt: timing.started,
-  });
-  logger.info("Undelivered connections handed on for redelivery", { count: handOff.handedOn });
-  if (handOff.notHandedOn.length > 0) {
-    logger.error("Undelivered connections could not be handed on for redelivery", {
-      count: handOff.notHandedOn.length,
-      connectionIds: handOff.notHandedOn,
-      error: handOff.error,
-    });
+  const settlement = await redelivery.settle(
+    frame,
+    undelivered,
+    { attempt: 1, firstAttemptAt: timing.started },
+    result.delivered,
+  );
+  if (settlement.notHandedOn.length > 0) {
     await reply(sender, {
       code: ERROR_CODES.deliveryFailed,
-      message: `The message did not reach ${handOff.notHandedOn.length} connection(s), and could not be queued for them. Try again shortly.`,
+      message: `The message did not reach ${settlement.notHandedOn.length} connection(s), and could not be queued for them. Try again shortly.`,
     });
   }
 }

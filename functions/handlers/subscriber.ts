@@ -8,7 +8,7 @@ import { type DeliveryResult, deliver, fanOutDeadline } from "../lib/delivery.js
 import { logger, startInvocationLog } from "../lib/logger.js";
 import { createManagementClient, Poster } from "../lib/poster.js";
 import { byteLength } from "../lib/protocol.js";
-import { isExpired, nextStep, Redelivery } from "../lib/redelivery.js";
+import { isExpired, Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 
 const config = readConfig("subscriber", [
@@ -153,34 +153,22 @@ async function handleRecord(
     undelivered: undelivered.length,
   });
 
-  if (undelivered.length > 0) {
-    const step = nextStep(addressing.attempt, result.delivered);
-    if (!step.handOn) {
-      logger.error("Redelivery given up: the last attempt reached none of its connections", {
-        messageId,
-        attempt: addressing.attempt,
-        connectionIds: undelivered.slice(0, 10),
-      });
-      return "redelivery attempts exhausted";
-    }
-    const firstAttemptAt = addressing.firstAttemptAt ?? publishedAt(record);
-    const handOff = await redelivery.handOn(message, undelivered, {
-      attempt: step.attempt,
-      firstAttemptAt,
-    });
-    totals.handedOn += handOff.handedOn;
-    if (handOff.notHandedOn.length > 0) {
-      logger.error("Undelivered connections could not be handed on for redelivery", {
-        messageId,
-        count: handOff.notHandedOn.length,
-        connectionIds: handOff.notHandedOn,
-        error: handOff.error,
-      });
-      // Throwing re-sends to every id of the record: safe only if none has it or a handed-on copy.
-      if (result.delivered === 0 && handOff.handedOn === 0) return "hand-off failed";
-    }
-    return undefined;
+  const settlement = await redelivery.settle(
+    message,
+    undelivered,
+    {
+      attempt: addressing.attempt,
+      firstAttemptAt: addressing.firstAttemptAt ?? publishedAt(record),
+    },
+    result.delivered,
+  );
+  totals.handedOn += settlement.handedOn;
+  if (settlement.exhausted) return "redelivery attempts exhausted";
+  // Throwing re-sends to every id of the record: safe only if none has it or a handed-on copy.
+  if (settlement.notHandedOn.length > 0 && result.delivered === 0 && settlement.handedOn === 0) {
+    return "hand-off failed";
   }
+  if (undelivered.length > 0) return undefined;
   if (result.failed > 0 && result.delivered === 0) return "every post failed";
   return undefined;
 }

@@ -66,3 +66,38 @@ describe("Redelivery.handOn", () => {
     expect(result).toMatchObject({ handedOn: 0, notHandedOn: ["a=", "b="] });
   });
 });
+
+describe("Redelivery.settle", () => {
+  const redelivery = () => new Redelivery(new SNSClient({}), FIXTURE_TOPIC_ARN);
+
+  it("does nothing when everything was delivered", async () => {
+    topic.reset();
+    expect(await redelivery().settle("f", [], { attempt: 1, firstAttemptAt: 5 }, 3)).toEqual({
+      handedOn: 0,
+      notHandedOn: [],
+      exhausted: false,
+    });
+    expect(topic.published).toEqual([]);
+  });
+
+  it("hands the rest on as the next attempt, keeping the first attempt's time", async () => {
+    topic.reset();
+    const settled = await redelivery().settle("f", ["a="], { attempt: 1, firstAttemptAt: 5 }, 0);
+    expect(settled).toEqual({ handedOn: 1, notHandedOn: [], exhausted: false });
+    const attributes = topic.published[0]?.MessageAttributes;
+    expect(attributes?.[MESSAGE_ATTRIBUTES.deliveryAttempt]?.StringValue).toBe("2");
+    expect(attributes?.[MESSAGE_ATTRIBUTES.firstAttemptAt]?.StringValue).toBe("5");
+  });
+
+  it("reports the policy exhausted, publishing nothing, at the last attempt without progress", async () => {
+    topic.reset();
+    const settled = await redelivery().settle(
+      "f",
+      ["a="],
+      { attempt: REDELIVERY.maxAttempts, firstAttemptAt: 5 },
+      0,
+    );
+    expect(settled).toEqual({ handedOn: 0, notHandedOn: ["a="], exhausted: true });
+    expect(topic.published).toEqual([]);
+  });
+});

@@ -1,6 +1,7 @@
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { LIMITS, REDELIVERY } from "../contract.js";
 import { type Addressing, addressedAttributes } from "./addressing.js";
+import { logger } from "./logger.js";
 
 /**
  * Handing undelivered connections on: ids whose posts still fail with a retryable error at the
@@ -43,11 +44,60 @@ export interface HandOffResult {
   readonly error?: unknown;
 }
 
+/** Where one attempt's undelivered connections went. */
+export interface Settlement {
+  /** Ids now carried by an addressed copy on the topic. */
+  readonly handedOn: number;
+  /** Ids neither delivered nor handed on (already logged at error level with the ids). */
+  readonly notHandedOn: readonly string[];
+  /** Set when the policy is exhausted: the caller keeps the message (the subscriber throws). */
+  readonly exhausted: boolean;
+}
+
 export class Redelivery {
   constructor(
     private readonly sns: SNSClient,
     private readonly topicArn: string,
   ) {}
+
+  /**
+   * Applies the policy to what attempt `timing.attempt` of `frame` left undelivered: hands those
+   * ids on as the next attempt, or reports the policy exhausted.
+   */
+  async settle(
+    frame: string,
+    undelivered: readonly string[],
+    timing: { readonly attempt: number; readonly firstAttemptAt: number },
+    deliveredThisAttempt: number,
+  ): Promise<Settlement> {
+    if (undelivered.length === 0) return { handedOn: 0, notHandedOn: [], exhausted: false };
+    const step = nextStep(timing.attempt, deliveredThisAttempt);
+    if (!step.handOn) {
+      logger.error("Redelivery given up: the last attempt reached none of its connections", {
+        attempt: timing.attempt,
+        count: undelivered.length,
+        connectionIds: undelivered.slice(0, 10),
+      });
+      return { handedOn: 0, notHandedOn: undelivered, exhausted: true };
+    }
+    const handOff = await this.handOn(frame, undelivered, {
+      attempt: step.attempt,
+      firstAttemptAt: timing.firstAttemptAt,
+    });
+    if (handOff.notHandedOn.length > 0) {
+      logger.error("Undelivered connections could not be handed on for redelivery", {
+        count: handOff.notHandedOn.length,
+        connectionIds: handOff.notHandedOn,
+        error: handOff.error,
+      });
+    } else {
+      logger.info("Undelivered connections handed on for redelivery", {
+        count: handOff.handedOn,
+        attempt: step.attempt,
+      });
+    }
+    return { handedOn: handOff.handedOn, notHandedOn: handOff.notHandedOn, exhausted: false };
+  }
 
   /** Publishes `frame` addressed to `connectionIds`, as delivery attempt `attempt`. */
   async handOn(
