@@ -38,6 +38,11 @@ export const ROUTE_KEYS = {
   disconnect: "$disconnect",
   broadcast: "broadcast",
   sendmessage: "sendmessage",
+  /**
+   * `{"action":"echo","message":X}`: the sender alone receives `{"message":X,"connectionId":id}`
+   * (no fan-out): proves client → function → @connections, and tells a client its own id.
+   */
+  echo: "echo",
   default: "$default",
 } as const;
 export type RouteKey = (typeof ROUTE_KEYS)[keyof typeof ROUTE_KEYS];
@@ -57,6 +62,8 @@ export const ENV = {
    * than derived from the event, so it stays right behind a custom domain.
    */
   managementEndpoint: "MANAGEMENT_ENDPOINT",
+  /** ARN of the stage's SNS topic: deliveries that still fail are handed on through it. */
+  topicArn: "TOPIC_ARN",
   /** Powertools logger settings. */
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",
@@ -73,7 +80,8 @@ export type Permission =
   | { action: "s3:PutObject"; resource: "registry-objects" }
   | { action: "s3:DeleteObject"; resource: "registry-objects" }
   | { action: "s3:ListBucket"; resource: "registry-bucket" }
-  | { action: "execute-api:ManageConnections"; resource: "connections" };
+  | { action: "execute-api:ManageConnections"; resource: "connections" }
+  | { action: "sns:Publish"; resource: "stage-topic" };
 export type IamAction = Permission["action"];
 
 export interface FunctionSpec {
@@ -89,10 +97,13 @@ export interface FunctionSpec {
 }
 
 const REGISTRY_ENV = [ENV.connectionsBucket, ENV.connectionsPrefix] as const;
+const FANOUT_ENV = [...REGISTRY_ENV, ENV.managementEndpoint, ENV.topicArn] as const;
 const FANOUT_PERMISSIONS: readonly Permission[] = [
   { action: "s3:ListBucket", resource: "registry-bucket" },
   { action: "s3:DeleteObject", resource: "registry-objects" },
   { action: "execute-api:ManageConnections", resource: "connections" },
+  // Hands posts that still fail on to the topic as addressed messages (see REDELIVERY).
+  { action: "sns:Publish", resource: "stage-topic" },
 ];
 
 export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
@@ -111,17 +122,19 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     permissions: [{ action: "s3:DeleteObject", resource: "registry-objects" }],
   },
   message: {
-    description: "Handles client frames: broadcast, sendmessage and everything else ($default).",
-    routeKeys: [ROUTE_KEYS.broadcast, ROUTE_KEYS.sendmessage, ROUTE_KEYS.default],
+    description:
+      "Handles client frames: broadcast, sendmessage, echo and everything else ($default).",
+    routeKeys: [ROUTE_KEYS.broadcast, ROUTE_KEYS.sendmessage, ROUTE_KEYS.echo, ROUTE_KEYS.default],
     topicSubscriber: false,
-    env: [...REGISTRY_ENV, ENV.managementEndpoint],
+    env: FANOUT_ENV,
     permissions: FANOUT_PERMISSIONS,
   },
   subscriber: {
-    description: "Fans every message published to the stage's SNS topic out to all connections.",
+    description:
+      "Fans every message published to the stage's SNS topic out to all connections, or to the ones it addresses.",
     routeKeys: [],
     topicSubscriber: true,
-    env: [...REGISTRY_ENV, ENV.managementEndpoint],
+    env: FANOUT_ENV,
     permissions: FANOUT_PERMISSIONS,
   },
 };
@@ -168,6 +181,50 @@ export const LIMITS = {
   deliveryMaxAttempts: 4,
   /** The longest an API Gateway integration may run. */
   integrationTimeoutMs: 29_000,
+  /**
+   * Time a fan-out leaves unused before its deadline (the Lambda timeout, or for the message
+   * function the integration timeout, whichever comes first): enough to hand the rest on.
+   */
+  deliverySafetyMarginMs: 3_000,
+  /** Later passes of one fan-out that retry the posts still failing with a retryable error. */
+  deliveryRetryPasses: 3,
+  /** Backoff before retry pass n: full jitter over min(cap, base * 2^(n-1)). */
+  deliveryRetryBaseMs: 200,
+  deliveryRetryCapMs: 2_000,
+  /** Connection ids one addressed message may name (bigger sets are split into several). */
+  addressedConnectionsMax: 1000,
+  /** Longest connection id accepted in an addressed message (API Gateway's are 16 characters). */
+  connectionIdMaxChars: 64,
+} as const;
+
+/** A connection id as API Gateway writes one: base64 characters (`+/=`, or `-_` base64url). */
+export const CONNECTION_ID_PATTERN = /^[A-Za-z0-9+/=_-]+$/;
+
+/**
+ * SNS message attributes the subscriber reads. Without `connectionIds` a message goes to every
+ * registered connection; with it, only to those ids (no registry lookup: @connections decides,
+ * and an id it answers Gone for is removed from the registry).
+ */
+export const MESSAGE_ATTRIBUTES = {
+  /** String.Array: a JSON array of connection ids, e.g. ["L0SM9cOFvHcCIhw="]. */
+  connectionIds: "connectionIds",
+  /** Number: the delivery attempt a redelivered copy is (the original publish is attempt 1). */
+  deliveryAttempt: "deliveryAttempt",
+  /** Number: epoch milliseconds of the message's first delivery attempt. */
+  firstAttemptAt: "firstAttemptAt",
+} as const;
+
+/**
+ * How long a message stays worth delivering to a connection whose posts keep failing with a
+ * retryable error (throttling, 5xx, network) after the SDK's retries and the fan-out's own
+ * retry passes. Each time, the still-failing ids are published back to the stage's topic as an
+ * addressed message with the next attempt number; past maxAttempts (with some progress made) or
+ * maxAgeMs, the subscriber throws for that addressed message, so Lambda's retries and then the
+ * stack's on-failure queue keep it with its ids. Gone and too-large are final, never retried.
+ */
+export const REDELIVERY = {
+  maxAttempts: 5,
+  maxAgeMs: 10 * 60 * 1000,
 } as const;
 
 /** WebSocket close codes the gateway uses. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../functions/contract.js";
 import { UsageError } from "./cli.js";
-import { sendDataMessage } from "./send-data-message.js";
+import { sendDataMessage, sendDataRecipients } from "./send-data-message.js";
 
 describe("sendDataMessage", () => {
   it("passes valid JSON through exactly as typed", () => {
@@ -29,5 +29,28 @@ describe("sendDataMessage", () => {
     expect(() => sendDataMessage(big, { raw: false })).toThrow(
       new RegExp(`at most ${LIMITS.messageBytes}`),
     );
+  });
+});
+
+describe("sendDataRecipients", () => {
+  it("means everyone when no --to is given", () => {
+    expect(sendDataRecipients(undefined)).toBeUndefined();
+    expect(sendDataRecipients([])).toBeUndefined();
+  });
+
+  it("keeps each id once", () => {
+    expect(sendDataRecipients(["a+/=", "b=", "a+/="])).toEqual(["a+/=", "b="]);
+  });
+
+  it("refuses what is not a connection id, with a usage error", () => {
+    expect(() => sendDataRecipients(["not an id"])).toThrow(UsageError);
+    expect(() => sendDataRecipients(["not an id"])).toThrow(
+      /--to must name connection ids: item 0/,
+    );
+  });
+
+  it("refuses more ids than one message may address", () => {
+    const ids = Array.from({ length: LIMITS.addressedConnectionsMax + 1 }, (_, i) => `c${i}`);
+    expect(() => sendDataRecipients(ids)).toThrow(/over the limit of/);
   });
 });

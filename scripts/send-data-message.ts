@@ -1,4 +1,5 @@
 import { LIMITS } from "../functions/contract.js";
+import { connectionIdsProblem } from "../functions/lib/addressing.js";
 import { UsageError } from "./cli.js";
 
 /**
@@ -32,4 +33,19 @@ export function sendDataMessage(text: string | undefined, options: { raw: boolea
 
 function shorten(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/**
+ * The connection ids of `--to` options, checked as the subscriber will check them: a mistyped id
+ * is refused here rather than silently reaching no one.
+ */
+export function sendDataRecipients(to: readonly string[] | undefined): string[] | undefined {
+  if (to === undefined || to.length === 0) return undefined;
+  const problem = connectionIdsProblem(to);
+  if (problem !== undefined) {
+    throw new UsageError(
+      `--to must name connection ids: ${problem}. A client's connection id is in the log of the stage (\`npm run logs -- <stage> --function connect\`).`,
+    );
+  }
+  return [...new Set(to)];
 }

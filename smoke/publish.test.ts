@@ -1,6 +1,7 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
+import { MESSAGE_ATTRIBUTES } from "../functions/contract.js";
 import { ExpectedError } from "./errors.js";
 import { publish, snsClientFor } from "./publish.js";
 import { SAMPLE_DEV_OUTPUTS } from "./sample-outputs.js";
@@ -21,6 +22,17 @@ describe("publish", () => {
     expect(sns.commandCalls(PublishCommand)[0]?.args[0].input).toEqual({
       TopicArn: dev.topicArn,
       Message: '{"hello":"world"}',
+    });
+  });
+
+  it("addresses the message to the given connection ids with a String.Array attribute", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m-2" });
+    await publish(dev, "hi", { connectionIds: ["L0SM9cOFvHcCIhw=", "b+/="] });
+    expect(sns.commandCalls(PublishCommand)[0]?.args[0].input.MessageAttributes).toEqual({
+      [MESSAGE_ATTRIBUTES.connectionIds]: {
+        DataType: "String.Array",
+        StringValue: '["L0SM9cOFvHcCIhw=","b+/="]',
+      },
     });
   });
 

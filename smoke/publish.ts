@@ -1,5 +1,6 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { StageOutputs } from "../functions/contract.js";
+import { addressedAttributes } from "../functions/lib/addressing.js";
 import { awsClientConfig } from "./aws-access.js";
 import { ExpectedError } from "./errors.js";
 
@@ -14,19 +15,30 @@ export interface PublishOptions {
   readonly timeoutMs?: number;
   /** A client to reuse; by default one is made for the stage and destroyed afterwards. */
   readonly client?: SNSClient;
+  /** Address the message to these connections only (the `connectionIds` attribute). */
+  readonly connectionIds?: readonly string[];
 }
 
-/** Publishes `message` to the stage's topic and returns its MessageId. */
+/**
+ * Publishes `message` to the stage's topic — for every connection, or only the ones
+ * `options.connectionIds` names — and returns its MessageId.
+ */
 export async function publish(
   outputs: StageOutputs,
   message: string,
   options: PublishOptions = {},
 ): Promise<string> {
-  const { client, timeoutMs } = options;
+  const { client, timeoutMs, connectionIds } = options;
   const sns = client ?? snsClientFor(outputs);
   try {
     const result = await sns.send(
-      new PublishCommand({ TopicArn: outputs.topicArn, Message: message }),
+      new PublishCommand({
+        TopicArn: outputs.topicArn,
+        Message: message,
+        ...(connectionIds === undefined
+          ? {}
+          : { MessageAttributes: addressedAttributes(connectionIds) }),
+      }),
       timeoutMs === undefined ? {} : { abortSignal: AbortSignal.timeout(timeoutMs) },
     );
     return result.MessageId ?? "";

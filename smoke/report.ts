@@ -20,6 +20,7 @@ export function formatVerdict(result: SmokeResult): string {
   const { latencies } = result;
   const pairs = [
     ["connect", latencies.connectMs],
+    ["echo → sender", latencies.replyMs],
     ["SNS → client", latencies.snsDeliveryMs],
     ["broadcast → client", latencies.broadcastMs],
   ] as const;

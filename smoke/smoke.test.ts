@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { StageOutputs } from "../functions/contract.js";
-import { ERROR_CODES, errorFrame } from "../functions/lib/protocol.js";
+import { ERROR_CODES, echoFrame, errorFrame } from "../functions/lib/protocol.js";
 import { runSmoke, SMOKE_STEPS, type StepResult } from "./smoke.js";
 
 /**
@@ -20,6 +20,8 @@ interface Faults {
   errorToAll?: boolean;
   /** The sender of a bad frame is disconnected. */
   closeOnError?: boolean;
+  /** Echo replies go to every client. */
+  echoToAll?: boolean;
 }
 
 let servers: Server[] = [];
@@ -32,15 +34,16 @@ async function listen(server: Server): Promise<string> {
 }
 
 async function fakeStage(faults: Faults = {}): Promise<StageOutputs> {
-  const sockets = new Set<WebSocket>();
+  const sockets = new Map<string, WebSocket>();
   const everyone = (data: string) => {
-    for (const socket of sockets) socket.send(data);
+    for (const socket of sockets.values()) socket.send(data);
   };
   const gateway = createServer();
   const wss = new WebSocketServer({ server: gateway });
   wss.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    const connectionId = `fake${sockets.size}+/=`;
+    sockets.set(connectionId, socket);
+    socket.on("close", () => sockets.delete(connectionId));
     socket.on("message", (data) => {
       let frame: { action?: string; message?: unknown } | undefined;
       try {
@@ -53,6 +56,11 @@ async function fakeStage(faults: Faults = {}): Promise<StageOutputs> {
         return;
       }
       if (frame?.action === "broadcast") everyone(JSON.stringify({ message: frame.message }));
+      if (frame?.action === "echo") {
+        const reply = echoFrame(JSON.stringify(frame.message), connectionId);
+        if (faults.echoToAll === true) everyone(reply);
+        else socket.send(reply);
+      }
     });
   });
   const sns = createServer((request, response) => {
@@ -61,9 +69,16 @@ async function fakeStage(faults: Faults = {}): Promise<StageOutputs> {
       body += chunk.toString("utf8");
     });
     request.on("end", () => {
-      const message = new URLSearchParams(body).get("Message") ?? "";
+      const params = new URLSearchParams(body);
+      const message = params.get("Message") ?? "";
+      const addressed = params.get("MessageAttributes.entry.1.Value.StringValue");
+      const recipients =
+        addressed === null
+          ? [...sockets.values()]
+          : (JSON.parse(addressed) as string[]).flatMap((id) => sockets.get(id) ?? []);
       if (faults.noDelivery !== true) {
-        everyone(faults.wrapDelivery === true ? JSON.stringify({ message }) : message);
+        const data = faults.wrapDelivery === true ? JSON.stringify({ message }) : message;
+        for (const socket of recipients) socket.send(data);
       }
       response.setHeader("content-type", "text/xml");
       response.end(
@@ -93,7 +108,7 @@ afterEach(async () => {
   servers = [];
 });
 
-const options = { timeoutMs: 1500, checkRegistry: false } as const;
+const options = { timeoutMs: 1500, checkRegistry: false, broadcast: true } as const;
 
 function statuses(steps: readonly StepResult[]) {
   return steps.map((step) => `${step.name}:${step.status}`);
@@ -111,36 +126,60 @@ describe("runSmoke against a stand-in stage", () => {
     expect(result.passed).toBe(true);
     expect(result.latencies.snsDeliveryMs?.a).toBeGreaterThan(0);
     expect(result.latencies.broadcastMs?.b).toBeGreaterThan(0);
-    expect(result.steps[3]?.detail).toMatch(/^error not_json after .* ms, B got none/);
+    expect(result.steps[4]?.detail).toMatch(/^error not_json after .* ms, B got none/);
   });
 
-  it("fails step 2, names the subscriber's logs and skips the rest when the topic delivers nothing", async () => {
+  it("skips the broadcast step, and passes, for a profile that allows no broadcast", async () => {
+    const result = await runSmoke(await fakeStage(), { ...options, broadcast: false });
+    expect(result.passed).toBe(true);
+    expect(statuses(result.steps)).toEqual([
+      "connect:passed",
+      "reply:passed",
+      "sns-delivery:passed",
+      "broadcast:skipped",
+      "malformed-frame:passed",
+      "close:passed",
+    ]);
+    expect(result.steps[3]?.detail).toMatch(/not in this stage's profile/);
+    expect(result.latencies.broadcastMs).toBeUndefined();
+  });
+
+  it("fails step 2 when an echo reply reaches the other client too", async () => {
+    const result = await runSmoke(await fakeStage({ echoToAll: true }), options);
+    expect(result.steps[1]).toMatchObject({
+      status: "failed",
+      failure: { received: expect.stringMatching(/received the other client's reply/) },
+    });
+  });
+
+  it("fails step 3, names the subscriber's logs and skips the rest when the topic delivers nothing", async () => {
     const result = await runSmoke(await fakeStage({ noDelivery: true }), options);
     expect(result.passed).toBe(false);
     expect(statuses(result.steps)).toEqual([
       "connect:passed",
+      "reply:passed",
       "sns-delivery:failed",
       "broadcast:skipped",
       "malformed-frame:skipped",
       "close:skipped",
     ]);
-    expect(result.steps[1]?.failure).toMatchObject({
+    expect(result.steps[2]?.failure).toMatchObject({
       expected: expect.stringMatching(/^client [AB] to receive the published nonce smoke-sns-/),
       received: "within 1500 ms nothing arrived",
       next: "check the topic's subscriber: `npm run logs -- local --function subscriber`",
     });
   });
 
-  it("fails step 2 when a client receives the nonce wrapped instead of exactly", async () => {
+  it("fails step 3 when a client receives the nonce wrapped instead of exactly", async () => {
     const result = await runSmoke(await fakeStage({ wrapDelivery: true }), options);
-    expect(result.steps[1]?.failure?.received).toMatch(
+    expect(result.steps[2]?.failure?.received).toMatch(
       /^it received "{\\"message\\":\\"smoke-sns-/,
     );
   });
 
-  it("fails step 4 when the error frame reaches the other client too", async () => {
+  it("fails step 5 when the error frame reaches the other client too", async () => {
     const result = await runSmoke(await fakeStage({ errorToAll: true }), options);
-    expect(result.steps[3]).toMatchObject({
+    expect(result.steps[4]).toMatchObject({
       status: "failed",
       failure: {
         expected: "only client A to receive the error frame",
@@ -149,10 +188,10 @@ describe("runSmoke against a stand-in stage", () => {
     });
   });
 
-  it("fails step 4 when the sender is disconnected after its malformed frame", async () => {
+  it("fails step 5 when the sender is disconnected after its malformed frame", async () => {
     const result = await runSmoke(await fakeStage({ closeOnError: true }), options);
-    expect(result.steps[3]?.status).toBe("failed");
-    expect(result.steps[3]?.failure?.received).toBe('it was closed (code 1011, "crashed")');
+    expect(result.steps[4]?.status).toBe("failed");
+    expect(result.steps[4]?.failure?.received).toBe('it was closed (code 1011, "crashed")');
   });
 
   it("fails step 1 with the way to check the stage when nothing listens", async () => {

@@ -4,19 +4,30 @@ import type { FunctionName, Stage, StageOutputs } from "../functions/contract.js
 import { ERROR_CODES } from "../functions/lib/protocol.js";
 import { describeClosure, ExpectationError, type Frame, TestClient } from "./client.js";
 import { ExpectedError } from "./errors.js";
-import { errorFrameCode, isBroadcastOf, isErrorFrame } from "./frames.js";
+import { echoReplyOf, errorFrameCode, isBroadcastOf, isErrorFrame } from "./frames.js";
 import { publish } from "./publish.js";
 import { registryKeys } from "./registry.js";
 
 /**
- * The smoke test: does a stage work end to end? Two clients connect, receive a message published
- * to the stage's topic and a broadcast, a malformed frame is answered with an error to its sender
- * only, and closing removes both from the registry (checked on the local stage, whose S3 we reach).
+ * The smoke test: does a stage work end to end? Two clients connect; each echoes a nonce and alone
+ * receives the reply (client → function → @connections) with its connection id; a message
+ * published to the stage's topic addressed to those two ids reaches both; where the stage's
+ * profile allows, a broadcast reaches both; a malformed frame is answered with an error to its
+ * sender only; closing removes both from the registry (checked on the local stage, whose S3 we
+ * reach).
+ *
+ * Smoke traffic never reaches anyone else: the topic message is addressed to the smoke clients'
+ * own ids, and the one step that reaches every connection — a client broadcast — runs only when
+ * `broadcast` is allowed (never on prod, where real users are connected).
  */
 
 export const SMOKE_STEPS = [
   { name: "connect", title: "connect two clients" },
-  { name: "sns-delivery", title: "publish a nonce to the topic; both clients receive exactly it" },
+  { name: "reply", title: "A and B each echo a nonce; each alone gets its reply and its id" },
+  {
+    name: "sns-delivery",
+    title: "publish a nonce addressed to A and B; both receive exactly it",
+  },
   { name: "broadcast", title: "A broadcasts; A and B receive {message}" },
   { name: "malformed-frame", title: "A sends a malformed frame; A alone gets an error and stays" },
   { name: "close", title: "close both clients" },
@@ -45,6 +56,8 @@ export interface StepResult {
 export interface SmokeLatencies {
   /** Handshake time per client. */
   readonly connectMs?: { readonly a: number; readonly b: number };
+  /** From sending an echo to its reply's arrival, per client. */
+  readonly replyMs?: { readonly a: number; readonly b: number };
   /** From Publish to the frame's arrival, per client. */
   readonly snsDeliveryMs?: { readonly a: number; readonly b: number };
   /** From sending the broadcast to the frame's arrival, per client. */
@@ -66,6 +79,11 @@ export interface SmokeResult {
 export interface SmokeOptions {
   /** Bound on every wait: the handshake, each expected frame, the registry settling. */
   readonly timeoutMs: number;
+  /**
+   * The stage's profile: whether the client-broadcast step may run. A broadcast reaches every
+   * connected client, so a stage with real users (prod) says false and the step is skipped.
+   */
+  readonly broadcast: boolean;
   /** Called as each step ends (and for each skipped step). */
   readonly onStep?: (step: StepResult) => void;
   /**
@@ -93,8 +111,16 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
   const steps: StepResult[] = [];
   let clients: Clients | undefined;
   let registered: string[] = [];
+  let connectionIds: { a: string; b: string } | undefined;
 
   const logs = (fn: FunctionName) => `npm run logs -- ${outputs.stage} --function ${fn}`;
+  /** Steps this stage's profile leaves out, with the reason. */
+  const excluded: Partial<Record<StepName, string>> = options.broadcast
+    ? {}
+    : {
+        broadcast:
+          "not in this stage's profile: a broadcast reaches every connected client, real users included",
+      };
   const bodies: Record<StepName, { next: string; run: () => Promise<string> }> = {
     connect: {
       next: `check the stage is up (\`npm run outputs -- ${outputs.stage}\`), then \`${logs("connect")}\``,
@@ -132,13 +158,42 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
         return `handshakes 101, A ${ms(a.connectMs)}, B ${ms(b.connectMs)}${registry}`;
       },
     },
+    reply: {
+      next: `\`${logs("message")}\``,
+      run: async () => {
+        const { a, b } = connected(clients);
+        // One after the other: one warm function answers both, as a real client's would.
+        const replyA = await echoAndReceive("A", a, timeoutMs);
+        const replyB = await echoAndReceive("B", b, timeoutMs);
+        for (const [label, client, other] of [
+          ["A", a, replyB],
+          ["B", b, replyA],
+        ] as const) {
+          const leaked = client.frames.find((frame) => frame.data.includes(other.nonce));
+          if (leaked !== undefined) {
+            throw new ExpectationError(
+              `only the sender to receive its echo reply`,
+              `client ${label} received the other client's reply ${JSON.stringify(leaked.data)}`,
+            );
+          }
+        }
+        connectionIds = { a: replyA.connectionId, b: replyB.connectionId };
+        latencies.replyMs = { a: replyA.ms, b: replyB.ms };
+        return `A after ${ms(replyA.ms)}, B after ${ms(replyB.ms)}; ids ${replyA.connectionId}, ${replyB.connectionId}`;
+      },
+    },
     "sns-delivery": {
       next: `check the topic's subscriber: \`${logs("subscriber")}\``,
       run: async () => {
         const { a, b } = connected(clients);
+        const ids = connectionIds;
+        if (ids === undefined) throw new Error("the clients' connection ids are not known");
         const nonce = `smoke-sns-${randomUUID()}`;
         const sent = performance.now();
-        const messageId = await publish(outputs, nonce, { timeoutMs });
+        const messageId = await publish(outputs, nonce, {
+          timeoutMs,
+          connectionIds: [ids.a, ids.b],
+        });
         const [atA, atB] = await Promise.all(
           (
             [
@@ -160,7 +215,7 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
           }),
         );
         latencies.snsDeliveryMs = { a: atA as number, b: atB as number };
-        return `MessageId ${messageId}; A after ${ms(atA as number)}, B after ${ms(atB as number)}`;
+        return `MessageId ${messageId} to A and B only; A after ${ms(atA as number)}, B after ${ms(atB as number)}`;
       },
     },
     broadcast: {
@@ -193,8 +248,9 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
               : `it was closed (${describeClosure(closure)})`,
           );
         }
-        // Still connected: a broadcast after the error reaches both clients.
-        await broadcastAndReceive(a, b, timeoutMs);
+        // Still connected, and B is listening: both get their own replies after the error.
+        await echoAndReceive("A", a, timeoutMs);
+        await echoAndReceive("B", b, timeoutMs);
         const leaked = b.framesSince(markB).filter((frame) => isErrorFrame(frame.data));
         if (leaked.length > 0) {
           throw new ExpectationError(
@@ -209,7 +265,7 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
             `the code ${code}: ${JSON.stringify(error.data)}`,
           );
         }
-        return `error ${code} after ${ms(latencies.errorFrameMs)}, B got none, A still broadcasts`;
+        return `error ${code} after ${ms(latencies.errorFrameMs)}, B got none, A still answered`;
       },
     },
     close: {
@@ -240,8 +296,11 @@ export async function runSmoke(outputs: StageOutputs, options: SmokeOptions): Pr
     for (const [index, step] of SMOKE_STEPS.entries()) {
       const base = { number: index + 1, name: step.name, title: step.title };
       let result: StepResult;
+      const exclusion = excluded[step.name];
       if (failed) {
         result = { ...base, status: "skipped", durationMs: 0, detail: "an earlier step failed" };
+      } else if (exclusion !== undefined) {
+        result = { ...base, status: "skipped", durationMs: 0, detail: exclusion };
       } else {
         const stepStarted = performance.now();
         try {
@@ -295,6 +354,36 @@ async function connectBoth(url: string, timeoutMs: number): Promise<Clients> {
 function connected(clients: Clients | undefined): Clients {
   if (clients === undefined) throw new Error("the clients are not connected");
   return clients;
+}
+
+interface EchoReply {
+  readonly nonce: string;
+  readonly connectionId: string;
+  readonly ms: number;
+}
+
+/** The client echoes a nonce and waits for its reply, which names its connection id. */
+async function echoAndReceive(
+  label: string,
+  client: TestClient,
+  timeoutMs: number,
+): Promise<EchoReply> {
+  const nonce = `smoke-echo-${randomUUID()}`;
+  const frame = JSON.stringify({ action: "echo", message: nonce });
+  const sent = performance.now();
+  client.send(frame);
+  const received = await client.next((f) => f.data.includes(nonce), {
+    timeoutMs,
+    expected: `client ${label} to receive {"message":"${nonce}","connectionId":…} after sending ${frame}`,
+  });
+  const connectionId = echoReplyOf(received.data, nonce);
+  if (connectionId === undefined) {
+    throw new ExpectationError(
+      `client ${label} to receive {"message":"${nonce}","connectionId":"<its id>"}`,
+      `it received ${JSON.stringify(received.data)}`,
+    );
+  }
+  return { nonce, connectionId, ms: received.at - sent };
 }
 
 async function broadcastAndReceive(

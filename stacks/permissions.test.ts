@@ -81,6 +81,11 @@ describe.each(DEPLOYED_STAGES)("the roles of %s", (stage: DeployedStage) => {
           action: permission.action,
           resource: `${ref("aws_apigatewayv2_api", id("aws_apigatewayv2_api"), "execution_arn")}/${stage}/POST/@connections/*`,
         };
+      case "stage-topic":
+        return {
+          action: permission.action,
+          resource: ref("aws_sns_topic", id("aws_sns_topic"), "arn"),
+        };
     }
   }
 

@@ -24,6 +24,8 @@ export interface PermissionTargets {
   readonly prefix: string;
   /** execute-api ARN of the WebSocket API (`arn:aws:execute-api:{region}:{account}:{api-id}`). */
   readonly executionArn: string;
+  /** ARN of the stage's SNS topic. */
+  readonly topicArn: string;
 }
 
 /**
@@ -32,7 +34,8 @@ export interface PermissionTargets {
  * - registry-bucket: the bucket, listing allowed only under the prefix;
  * - connections: POST @connections on this API's stage — PostToConnection is the only
  *   Management API call the functions make (ManageConnections also covers GET and DELETE,
- *   which the method segment of the ARN excludes).
+ *   which the method segment of the ARN excludes);
+ * - stage-topic: the stage's own topic, where undelivered connections are handed on.
  */
 function statementFor(permission: Permission, targets: PermissionTargets): PolicyStatement {
   switch (permission.resource) {
@@ -55,6 +58,8 @@ function statementFor(permission: Permission, targets: PermissionTargets): Polic
         Action: permission.action,
         Resource: `${targets.executionArn}/${targets.stage}/POST/@connections/*`,
       };
+    case "stage-topic":
+      return { Effect: "Allow", Action: permission.action, Resource: targets.topicArn };
   }
 }
 

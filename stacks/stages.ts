@@ -28,6 +28,12 @@ export interface StageSettings {
    * access logs). There is one per account and region: turn it on for exactly one stack in each.
    */
   readonly apiGatewayAccountRole: boolean;
+  /**
+   * Whether `npm run smoke` may broadcast from a client on this stage. A broadcast reaches every
+   * connected client, so turn it off where real users are connected: the smoke test then proves
+   * client → function → @connections with the echo route, which answers the sender alone.
+   */
+  readonly smokeBroadcast: boolean;
 }
 
 export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
@@ -40,6 +46,7 @@ export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
     alarms: false,
     logLevel: "DEBUG",
     apiGatewayAccountRole: true,
+    smokeBroadcast: true,
   },
   staging: {
     region: "eu-west-1",
@@ -50,6 +57,7 @@ export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
     alarms: true,
     logLevel: "INFO",
     apiGatewayAccountRole: false,
+    smokeBroadcast: true,
   },
   prod: {
     region: "eu-west-1",
@@ -60,5 +68,6 @@ export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
     alarms: true,
     logLevel: "INFO",
     apiGatewayAccountRole: false,
+    smokeBroadcast: false,
   },
 };

@@ -115,12 +115,14 @@ export class WebSocketStack extends TerraformStack {
       [ENV.connectionsBucket]: registry.bucket.bucket,
       [ENV.connectionsPrefix]: registry.prefix,
       [ENV.managementEndpoint]: api.managementEndpoint,
+      [ENV.topicArn]: topic.topic.arn,
     };
     const targets = {
       stage: props.stage,
       bucketArn: registry.bucket.arn,
       prefix: registry.prefix,
       executionArn: api.api.executionArn,
+      topicArn: topic.topic.arn,
     };
     const functions = {} as Record<FunctionName, StageFunction["function"]>;
     for (const fn of FUNCTION_NAMES) {

@@ -1,13 +1,24 @@
-import { ForbiddenException } from "@aws-sdk/client-apigatewaymanagementapi";
+import {
+  ForbiddenException,
+  LimitExceededException,
+} from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { LIMITS, ROUTE_KEYS } from "../contract.js";
-import { ActionRecorder, declaredActions, mockGateway, mockS3 } from "../fixtures/aws.js";
+import { LIMITS, MESSAGE_ATTRIBUTES, ROUTE_KEYS } from "../contract.js";
+import {
+  ActionRecorder,
+  declaredActions,
+  mockGateway,
+  mockS3,
+  mockTopic,
+} from "../fixtures/aws.js";
 import { functionEnvironment, lambdaContext, messageEvent } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
+import { logger } from "../lib/logger.js";
 import { ERROR_CODES } from "../lib/protocol.js";
 
 const bucket = mockS3();
 const gateway = mockGateway();
+const topic = mockTopic();
 const recorder = new ActionRecorder();
 const logs = new LogCapture();
 let handler: typeof import("./message.js").handler;
@@ -25,13 +36,14 @@ afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   bucket.reset();
   gateway.reset();
+  topic.reset();
   bucket.register(SENDER, OTHER);
   gateway.open(SENDER, OTHER);
   logs.start();
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock);
+  recorder.record(bucket.mock, gateway.mock, topic.mock);
 });
 
 function send(body: string | undefined, routeKey: string = ROUTE_KEYS.default) {
@@ -72,19 +84,29 @@ describe("message handler: broadcast", () => {
     expect(bucket.connectionIds()).toEqual([OTHER, SENDER].sort());
     expect(gateway.framesOf(SENDER)).toHaveLength(1);
     expect(logs.withMessage(/Frame delivered/)).toEqual([
-      expect.objectContaining({ delivered: 2, gone: 1, failed: 0, connectionId: SENDER }),
+      expect.objectContaining({
+        delivered: 2,
+        gone: 1,
+        failed: 0,
+        undelivered: 0,
+        connectionId: SENDER,
+      }),
     ]);
   });
 
   it("counts a connection that fails for another reason without removing it", async () => {
-    gateway.failures.set(OTHER, new ForbiddenException({ message: "Forbidden", $metadata: {} }));
+    gateway.failures.set(
+      OTHER,
+      new ForbiddenException({ message: "Forbidden", $metadata: { httpStatusCode: 403 } }),
+    );
 
     await send(JSON.stringify({ action: "broadcast", message: "hi" }), ROUTE_KEYS.broadcast);
 
     expect(bucket.connectionIds()).toContain(OTHER);
     expect(logs.withMessage(/Frame delivered/)).toEqual([
-      expect.objectContaining({ delivered: 1, gone: 0, failed: 1 }),
+      expect.objectContaining({ delivered: 1, gone: 0, failed: 1, undelivered: 0 }),
     ]);
+    expect(topic.published).toEqual([]);
   });
 
   it("reaches every one of 2500 connections across three registry pages", async () => {
@@ -109,6 +131,117 @@ describe("message handler: broadcast", () => {
     );
 
     expect(gateway.framesOf(OTHER)).toEqual([JSON.stringify({ message: "bin" })]);
+  });
+});
+
+describe("message handler: the sender's JSON, verbatim", () => {
+  it.each(["1e400", "9007199254740993", "123456789012345678901234567890"])(
+    "delivers the number %s exactly as sent",
+    async (number) => {
+      await send(`{"action":"broadcast","message":${number}}`, ROUTE_KEYS.broadcast);
+
+      expect(gateway.framesOf(OTHER)).toEqual([`{"message":${number}}`]);
+    },
+  );
+
+  it("delivers a broadcast nested 5,000 deep (a 10 KB frame) to everyone", async () => {
+    const message = `${"[".repeat(5000)}${"]".repeat(5000)}`;
+
+    await send(`{"action":"broadcast","message":${message}}`, ROUTE_KEYS.broadcast);
+
+    expect(gateway.framesOf(OTHER)).toEqual([`{"message":${message}}`]);
+    expect(gateway.framesOf(SENDER)).toEqual([`{"message":${message}}`]);
+  });
+});
+
+describe("message handler: echo", () => {
+  it("replies {message, connectionId} to the sender alone, touching neither the registry nor anyone else", async () => {
+    await send('{"action":"echo","message":{"n":1e400}}', ROUTE_KEYS.echo);
+
+    expect(gateway.framesOf(SENDER)).toEqual([
+      `{"message":{"n":1e400},"connectionId":${JSON.stringify(SENDER)}}`,
+    ]);
+    expect(gateway.framesOf(OTHER)).toEqual([]);
+    expect(bucket.listCalls).toBe(0);
+  });
+});
+
+describe("message handler: nothing lost", () => {
+  const throttled = () =>
+    new LimitExceededException({ message: "Rate exceeded", $metadata: { httpStatusCode: 429 } });
+
+  it("retries a connection that failed twice: it and everyone else receive exactly one copy", async () => {
+    const peers = Array.from({ length: 10 }, (_, i) => `peer${i}=`);
+    bucket.register(...peers);
+    gateway.open(...peers);
+    gateway.failuresThenSuccess.set(OTHER, [throttled(), throttled()]);
+
+    await send('{"action":"broadcast","message":"once"}', ROUTE_KEYS.broadcast);
+
+    for (const id of [SENDER, OTHER, ...peers]) {
+      expect(gateway.framesOf(id), id).toEqual(['{"message":"once"}']);
+    }
+    expect(topic.published).toEqual([]);
+  });
+
+  it("hands a connection still failing on to the topic, addressed to it alone", async () => {
+    gateway.failures.set(OTHER, throttled());
+    const before = Date.now();
+
+    const result = await send('{"action":"broadcast","message":"later"}', ROUTE_KEYS.broadcast);
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(gateway.framesOf(SENDER)).toEqual(['{"message":"later"}']);
+    expect(topic.published).toHaveLength(1);
+    const [copy] = topic.published;
+    expect(copy?.Message).toBe('{"message":"later"}');
+    expect(copy?.MessageAttributes?.[MESSAGE_ATTRIBUTES.connectionIds]).toEqual({
+      DataType: "String.Array",
+      StringValue: JSON.stringify([OTHER]),
+    });
+    expect(copy?.MessageAttributes?.[MESSAGE_ATTRIBUTES.deliveryAttempt]?.StringValue).toBe("2");
+    expect(
+      Number(copy?.MessageAttributes?.[MESSAGE_ATTRIBUTES.firstAttemptAt]?.StringValue),
+    ).toBeGreaterThanOrEqual(before);
+  });
+
+  it("answers within API Gateway's 29 s: with the window spent, it posts nothing and hands everyone on", async () => {
+    const event = messageEvent(SENDER, '{"action":"broadcast","message":"late"}', {
+      routeKey: ROUTE_KEYS.broadcast,
+    });
+    const late = {
+      ...event,
+      requestContext: {
+        ...event.requestContext,
+        requestTimeEpoch: Date.now() - LIMITS.integrationTimeoutMs,
+      },
+    };
+
+    await expect(handler(late, lambdaContext("message"))).resolves.toEqual({ statusCode: 200 });
+
+    expect(gateway.postOrder).toEqual([]);
+    const handedOn = JSON.parse(
+      topic.published[0]?.MessageAttributes?.[MESSAGE_ATTRIBUTES.connectionIds]?.StringValue ??
+        "[]",
+    ) as string[];
+    expect(handedOn.sort()).toEqual([OTHER, SENDER].sort());
+  });
+
+  it("tells the sender when undelivered connections cannot be handed on", async () => {
+    gateway.failures.set(OTHER, throttled());
+    topic.failure = new Error("SNS unavailable");
+
+    await send('{"action":"broadcast","message":"x"}', ROUTE_KEYS.broadcast);
+
+    const frames = gateway.framesOf(SENDER);
+    expect(frames[0]).toBe('{"message":"x"}');
+    expect(errorOf(frames[1])).toEqual({
+      code: ERROR_CODES.deliveryFailed,
+      message: expect.stringMatching(/did not reach 1 connection/),
+    });
+    expect(logs.withMessage(/could not be handed on/)).toEqual([
+      expect.objectContaining({ level: "ERROR", connectionIds: [OTHER] }),
+    ]);
   });
 });
 
@@ -188,6 +321,26 @@ describe("message handler: bad input reaches the sender alone", () => {
     expect(logs.withMessage(/error frame could not be sent/)).toHaveLength(1);
   });
 
+  it("answers the sender with internal_error when handling fails unexpectedly", async () => {
+    const failing = vi.spyOn(logger, "info").mockImplementationOnce(() => {
+      throw new RangeError("injected by the test");
+    });
+    try {
+      await expect(
+        send('{"action":"broadcast","message":"x"}', ROUTE_KEYS.broadcast),
+      ).resolves.toEqual({ statusCode: 200 });
+    } finally {
+      failing.mockRestore();
+    }
+
+    const frames = gateway.framesOf(SENDER);
+    expect(errorOf(frames.at(-1))).toEqual({
+      code: ERROR_CODES.internal,
+      message: expect.stringMatching(/failed while handling this frame/),
+    });
+    expect(gateway.framesOf(OTHER)).not.toContainEqual(expect.stringContaining("internal_error"));
+  });
+
   it("does not throw when the poster itself fails unexpectedly", async () => {
     gateway.mock.reset();
     gateway.mock.rejects(new Error("socket hang up"));
@@ -199,7 +352,7 @@ describe("message handler: bad input reaches the sender alone", () => {
 describe("message handler: permissions", () => {
   // Runs last: it checks what every test above made the handler send.
   it("sends exactly the AWS actions FUNCTIONS.message.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock);
+    recorder.record(bucket.mock, gateway.mock, topic.mock);
     expect(recorder.actions()).toEqual(declaredActions("message"));
   });
 });

@@ -1,20 +1,31 @@
 import { S3Client } from "@aws-sdk/client-s3";
+import { SNSClient } from "@aws-sdk/client-sns";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { ROUTE_KEYS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
-import { deliver } from "../lib/delivery.js";
+import { deliver, fanOutDeadline } from "../lib/delivery.js";
 import type { MessageEvent } from "../lib/events.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
 import { createManagementClient, Poster } from "../lib/poster.js";
-import { ERROR_CODES, errorFrame, type ProtocolError, parseFrame } from "../lib/protocol.js";
+import {
+  ERROR_CODES,
+  echoFrame,
+  errorFrame,
+  type ProtocolError,
+  parseFrame,
+} from "../lib/protocol.js";
+import { Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 
 const config = readConfig("message", [
   "connectionsBucket",
   "connectionsPrefix",
   "managementEndpoint",
+  "topicArn",
 ]);
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = new Poster(createManagementClient(config.managementEndpoint));
+const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
 
 const OK: APIGatewayProxyStructuredResultV2 = { statusCode: 200 };
 
@@ -27,15 +38,20 @@ async function reply(connectionId: string, error: ProtocolError): Promise<void> 
 }
 
 /**
- * broadcast, sendmessage and $default: every frame is parsed here, whatever route API Gateway
- * picked, so all bad input gets the same precise error. Nothing throws out of this handler: a
- * throw would make API Gateway answer the client with a bare "Internal server error".
+ * broadcast, sendmessage, echo and $default: every frame is parsed here, whatever route API
+ * Gateway picked, so all bad input gets the same precise error. Nothing throws out of this
+ * handler: a throw would make API Gateway answer the client with a bare "Internal server error".
+ *
+ * A fan-out stops starting posts before the 29 s integration timeout (fanOutDeadline); the
+ * connections it could not reach by then, or that still fail with a retryable error, are handed
+ * on to the stage's topic as an addressed message, which the subscriber delivers.
  */
 export async function handler(
   event: MessageEvent,
   context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> {
-  const { connectionId, requestId, routeKey } = event.requestContext;
+  const { connectionId, requestId, routeKey, requestTimeEpoch } = event.requestContext;
+  const started = Date.now();
   startInvocationLog(context, { connectionId, requestId });
   try {
     const parsed = parseFrame(event.body, event.isBase64Encoded);
@@ -44,20 +60,65 @@ export async function handler(
       await reply(connectionId, parsed.error);
       return OK;
     }
-    const { action, frame } = parsed.command;
-    try {
-      const result = await deliver(frame, { registry, poster });
-      logger.info("Frame delivered", { action, ...result });
-    } catch (error) {
-      logger.error("The connection registry could not be read", { action, error });
-      await reply(connectionId, {
-        code: ERROR_CODES.deliveryFailed,
-        message:
-          "The message was not delivered to everyone: the server could not read its list of connections. Try again shortly.",
-      });
+    const { command } = parsed;
+    if (command.action === ROUTE_KEYS.echo) {
+      const outcome = await poster.post(connectionId, echoFrame(command.message, connectionId));
+      logger.info("Frame echoed", { action: command.action, outcome: outcome.status });
+      return OK;
     }
+    await broadcast(connectionId, command.action, command.frame, {
+      deadline: fanOutDeadline(context, started, requestTimeEpoch),
+      started,
+    });
   } catch (error) {
     logger.error("Unexpected failure while handling a frame", { routeKey, error });
+    await reply(connectionId, {
+      code: ERROR_CODES.internal,
+      message:
+        "The server failed while handling this frame; it may not have reached everyone. Try again shortly.",
+    }).catch(() => undefined);
   }
   return OK;
+}
+
+async function broadcast(
+  sender: string,
+  action: string,
+  frame: string,
+  timing: { readonly deadline: number; readonly started: number },
+): Promise<void> {
+  let result: Awaited<ReturnType<typeof deliver>>;
+  try {
+    result = await deliver(
+      frame,
+      { kind: "everyone" },
+      { registry, poster },
+      {
+        deadline: timing.deadline,
+      },
+    );
+  } catch (error) {
+    logger.error("The connection registry could not be read", { action, error });
+    await reply(sender, {
+      code: ERROR_CODES.deliveryFailed,
+      message:
+        "The message was not delivered to everyone: the server could not read its list of connections. Try again shortly.",
+    });
+    return;
+  }
+  const { undelivered, ...counts } = result;
+  logger.info("Frame delivered", { action, ...counts, undelivered: undelivered.length });
+
+  const settlement = await redelivery.settle(
+    frame,
+    undelivered,
+    { attempt: 1, firstAttemptAt: timing.started },
+    result.delivered,
+  );
+  if (settlement.notHandedOn.length > 0) {
+    await reply(sender, {
+      code: ERROR_CODES.deliveryFailed,
+      message: `The message did not reach ${settlement.notHandedOn.length} connection(s), and could not be queued for them. Try again shortly.`,
+    });
+  }
 }

@@ -1,12 +1,23 @@
-import { ForbiddenException } from "@aws-sdk/client-apigatewaymanagementapi";
+import {
+  ForbiddenException,
+  LimitExceededException,
+} from "@aws-sdk/client-apigatewaymanagementapi";
+import type { SNSMessageAttributes } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { LIMITS } from "../contract.js";
-import { ActionRecorder, declaredActions, mockGateway, mockS3 } from "../fixtures/aws.js";
-import { functionEnvironment, lambdaContext, snsEvent } from "../fixtures/events.js";
+import { LIMITS, MESSAGE_ATTRIBUTES, REDELIVERY } from "../contract.js";
+import {
+  ActionRecorder,
+  declaredActions,
+  mockGateway,
+  mockS3,
+  mockTopic,
+} from "../fixtures/aws.js";
+import { functionEnvironment, lambdaContext, snsEvent, snsRecord } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
 
 const bucket = mockS3();
 const gateway = mockGateway();
+const topic = mockTopic();
 const recorder = new ActionRecorder();
 const logs = new LogCapture();
 let subscriber: typeof import("./subscriber.js");
@@ -24,13 +35,14 @@ afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   bucket.reset();
   gateway.reset();
+  topic.reset();
   bucket.register(A, B);
   gateway.open(A, B);
   logs.start();
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock);
+  recorder.record(bucket.mock, gateway.mock, topic.mock);
 });
 
 function invoke(...messages: string[]) {
@@ -45,7 +57,15 @@ describe("subscriber handler", () => {
 
     expect(gateway.framesOf(A)).toEqual(messages);
     expect(gateway.framesOf(B)).toEqual(messages);
-    expect(result).toEqual({ records: 3, delivered: 6, gone: 0, failed: 0, tooLarge: 0 });
+    expect(result).toEqual({
+      records: 3,
+      delivered: 6,
+      gone: 0,
+      failed: 0,
+      handedOn: 0,
+      tooLarge: 0,
+      misaddressed: 0,
+    });
   });
 
   it("logs each record's result with its MessageId", async () => {
@@ -107,7 +127,10 @@ describe("subscriber handler", () => {
   });
 
   it("throws when every post fails, since nothing was delivered", async () => {
-    const forbidden = new ForbiddenException({ message: "Forbidden", $metadata: {} });
+    const forbidden = new ForbiddenException({
+      message: "Forbidden",
+      $metadata: { httpStatusCode: 403 },
+    });
     gateway.failures.set(A, forbidden);
     gateway.failures.set(B, forbidden);
 
@@ -115,7 +138,10 @@ describe("subscriber handler", () => {
   });
 
   it("does not throw when only some connections fail, and counts them", async () => {
-    gateway.failures.set(B, new ForbiddenException({ message: "Forbidden", $metadata: {} }));
+    gateway.failures.set(
+      B,
+      new ForbiddenException({ message: "Forbidden", $metadata: { httpStatusCode: 403 } }),
+    );
 
     const result = await invoke("partly");
 
@@ -144,10 +170,218 @@ describe("subscriber handler", () => {
     expect(result.delivered).toBe(2502);
     expect(bucket.listCalls).toBe(3);
   });
+});
 
-  // Runs last: it checks what every test above made the handler send.
+function addressedTo(ids: unknown, extra: SNSMessageAttributes = {}): SNSMessageAttributes {
+  return {
+    [MESSAGE_ATTRIBUTES.connectionIds]: {
+      Type: "String.Array",
+      Value: typeof ids === "string" ? ids : JSON.stringify(ids),
+    },
+    ...extra,
+  };
+}
+
+function invokeRecord(message: string, attributes: SNSMessageAttributes) {
+  return subscriber.handler(
+    { Records: [snsRecord(message, "addressed-0001", attributes)] },
+    lambdaContext("subscriber"),
+  );
+}
+
+const throttled = () =>
+  new LimitExceededException({ message: "Rate exceeded", $metadata: { httpStatusCode: 429 } });
+
+describe("subscriber handler: addressed messages", () => {
+  const BYSTANDER = "bystander/+=";
+  beforeEach(() => {
+    bucket.register(BYSTANDER);
+    gateway.open(BYSTANDER);
+  });
+
+  it("reaches only the addressed connections; the bystander gets nothing, though a broadcast reaches it", async () => {
+    const result = await invokeRecord("for A and B", addressedTo([A, B]));
+
+    expect(result).toMatchObject({ delivered: 2, gone: 0, failed: 0 });
+    expect(gateway.framesOf(A)).toEqual(["for A and B"]);
+    expect(gateway.framesOf(B)).toEqual(["for A and B"]);
+    expect(gateway.framesOf(BYSTANDER)).toEqual([]);
+    expect(bucket.listCalls).toBe(0);
+
+    // Positive control: the bystander is connected and does receive a normal broadcast.
+    await invoke("for everyone");
+    expect(gateway.framesOf(BYSTANDER)).toEqual(["for everyone"]);
+  });
+
+  it("delivers once to an id the address names twice", async () => {
+    await invokeRecord("once", addressedTo([A, A, A]));
+    expect(gateway.framesOf(A)).toEqual(["once"]);
+  });
+
+  it("removes an addressed id that is Gone, and counts one never registered as Gone too", async () => {
+    bucket.register("left=");
+
+    const result = await invokeRecord("x", addressedTo([A, "left=", "unknown="]));
+
+    expect(result).toMatchObject({ delivered: 1, gone: 2 });
+    expect(bucket.connectionIds()).not.toContain("left=");
+  });
+
+  it.each([
+    [
+      "a String, not a String.Array",
+      { Type: "String", Value: JSON.stringify(["A"]) },
+      /String\.Array/,
+    ],
+    ["not JSON", { Type: "String.Array", Value: "[A, B" }, /not a JSON array/],
+    ["a JSON object", { Type: "String.Array", Value: "{}" }, /not a JSON array/],
+    ["an empty array", { Type: "String.Array", Value: "[]" }, /names no connection id/],
+    ["a number among the ids", { Type: "String.Array", Value: "[1]" }, /item 0 is number/],
+    [
+      "an id with a space",
+      { Type: "String.Array", Value: '["a b"]' },
+      /item 0 .* is not a connection id/,
+    ],
+    [
+      "too many ids",
+      {
+        Type: "String.Array",
+        Value: JSON.stringify(
+          Array.from({ length: LIMITS.addressedConnectionsMax + 1 }, (_, i) => `c${i}`),
+        ),
+      },
+      /over the limit of 1000/,
+    ],
+  ])(
+    "sends a message whose address is %s to no one, and says why in the log",
+    async (_, attribute, problem) => {
+      const result = await invokeRecord("misaddressed", {
+        [MESSAGE_ATTRIBUTES.connectionIds]: attribute,
+      });
+
+      expect(result).toMatchObject({ misaddressed: 1, delivered: 0 });
+      expect(gateway.postOrder).toEqual([]);
+      expect(logs.withMessage(/address is malformed/)).toEqual([
+        expect.objectContaining({ level: "ERROR", problem: expect.stringMatching(problem) }),
+      ]);
+    },
+  );
+
+  it("rejects a malformed attempt number instead of guessing", async () => {
+    const result = await invokeRecord(
+      "x",
+      addressedTo([A], { [MESSAGE_ATTRIBUTES.deliveryAttempt]: { Type: "Number", Value: "0" } }),
+    );
+    expect(result).toMatchObject({ misaddressed: 1 });
+    expect(gateway.postOrder).toEqual([]);
+  });
+});
+
+describe("subscriber handler: redelivery", () => {
+  function redelivered(attempt: number, firstAttemptAt = Date.now()): SNSMessageAttributes {
+    return {
+      [MESSAGE_ATTRIBUTES.deliveryAttempt]: { Type: "Number", Value: String(attempt) },
+      [MESSAGE_ATTRIBUTES.firstAttemptAt]: { Type: "Number", Value: String(firstAttemptAt) },
+    };
+  }
+  const attributesOf = (index: number) => topic.published[index]?.MessageAttributes ?? {};
+
+  it("hands a broadcast's still-failing connection on as attempt 2, dated from the publish", async () => {
+    gateway.failures.set(B, throttled());
+    const event = snsEvent("news");
+
+    const result = await subscriber.handler(event, lambdaContext("subscriber"));
+
+    expect(result).toMatchObject({ delivered: 1, handedOn: 1 });
+    expect(gateway.framesOf(A)).toEqual(["news"]);
+    expect(topic.published).toHaveLength(1);
+    expect(topic.published[0]?.Message).toBe("news");
+    expect(attributesOf(0)[MESSAGE_ATTRIBUTES.connectionIds]?.StringValue).toBe(
+      JSON.stringify([B]),
+    );
+    expect(attributesOf(0)[MESSAGE_ATTRIBUTES.deliveryAttempt]?.StringValue).toBe("2");
+    expect(attributesOf(0)[MESSAGE_ATTRIBUTES.firstAttemptAt]?.StringValue).toBe(
+      String(Date.parse(event.Records[0]?.Sns.Timestamp ?? "")),
+    );
+  });
+
+  it("delivers a handed-on copy to its connection once it recovers", async () => {
+    const result = await invokeRecord("news", addressedTo([B], redelivered(2)));
+
+    expect(result).toMatchObject({ delivered: 1, handedOn: 0 });
+    expect(gateway.framesOf(B)).toEqual(["news"]);
+    expect(gateway.framesOf(A)).toEqual([]);
+  });
+
+  it("hands a copy that still fails on with the next attempt number", async () => {
+    gateway.failures.set(B, throttled());
+    const first = Date.now() - 1000;
+
+    await invokeRecord("news", addressedTo([B], redelivered(3, first)));
+
+    expect(attributesOf(0)[MESSAGE_ATTRIBUTES.deliveryAttempt]?.StringValue).toBe("4");
+    expect(attributesOf(0)[MESSAGE_ATTRIBUTES.firstAttemptAt]?.StringValue).toBe(String(first));
+  });
+
+  it(`at attempt ${REDELIVERY.maxAttempts} with no progress, throws so the on-failure queue keeps it`, async () => {
+    gateway.failures.set(B, throttled());
+
+    await expect(
+      invokeRecord("news", addressedTo([B], redelivered(REDELIVERY.maxAttempts))),
+    ).rejects.toThrow(/redelivery attempts exhausted/);
+    expect(topic.published).toEqual([]);
+  });
+
+  it(`at attempt ${REDELIVERY.maxAttempts} with progress, hands on the shrunken rest without throwing`, async () => {
+    gateway.failures.set(B, throttled());
+
+    const result = await invokeRecord(
+      "news",
+      addressedTo([A, B], redelivered(REDELIVERY.maxAttempts)),
+    );
+
+    expect(result).toMatchObject({ delivered: 1, handedOn: 1 });
+    expect(attributesOf(0)[MESSAGE_ATTRIBUTES.connectionIds]?.StringValue).toBe(
+      JSON.stringify([B]),
+    );
+    expect(attributesOf(0)[MESSAGE_ATTRIBUTES.deliveryAttempt]?.StringValue).toBe(
+      String(REDELIVERY.maxAttempts),
+    );
+  });
+
+  it("throws for a copy past the policy's age without posting it", async () => {
+    await expect(
+      invokeRecord(
+        "stale news",
+        addressedTo([A], redelivered(2, Date.now() - REDELIVERY.maxAgeMs - 1)),
+      ),
+    ).rejects.toThrow(/expired/);
+    expect(gateway.postOrder).toEqual([]);
+  });
+
+  it("throws when nothing was delivered and the hand-off could not be published", async () => {
+    gateway.failures.set(A, throttled());
+    gateway.failures.set(B, throttled());
+    topic.failure = new Error("SNS unavailable");
+
+    await expect(invoke("kept")).rejects.toThrow(/hand-off failed/);
+  });
+
+  it("does not throw (which would duplicate) when some were delivered and the hand-off failed", async () => {
+    gateway.failures.set(B, throttled());
+    topic.failure = new Error("SNS unavailable");
+
+    await expect(invoke("partly")).resolves.toMatchObject({ delivered: 1, handedOn: 0 });
+    expect(logs.withMessage(/could not be handed on/)).toEqual([
+      expect.objectContaining({ level: "ERROR", connectionIds: [B] }),
+    ]);
+  });
+});
+
+describe("subscriber handler: permissions", () => {
+  // Runs last: it checks what every test above made the handler send .
   it("sends exactly the AWS actions FUNCTIONS.subscriber.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock);
+    recorder.record(bucket.mock, gateway.mock, topic.mock);
     expect(recorder.actions()).toEqual(declaredActions("subscriber"));
   });
 });

@@ -25,6 +25,16 @@ describe("readConfig", () => {
     );
   });
 
+  it("reads the topic ARN and rejects a value that is not an SNS topic ARN", () => {
+    const env = functionEnvironment("subscriber");
+    expect(readConfig("subscriber", ["topicArn"], env)).toEqual({
+      topicArn: env[ENV.topicArn],
+    });
+    expect(() =>
+      readConfig("subscriber", ["topicArn"], { ...env, [ENV.topicArn]: "websocket-stages-dev" }),
+    ).toThrow(`${ENV.topicArn} must be an SNS topic ARN (got "websocket-stages-dev")`);
+  });
+
   it("treats an empty value as missing", () => {
     const env = { ...functionEnvironment("connect"), [ENV.connectionsBucket]: "" };
     expect(() => readConfig("connect", ["connectionsBucket"], env)).toThrow(/is not set/);

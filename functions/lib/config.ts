@@ -10,6 +10,10 @@ type ConfigKey = keyof typeof ENV;
 const VALIDATORS: Partial<Record<ConfigKey, (value: string) => string | undefined>> = {
   connectionsPrefix: (value) =>
     value.endsWith("/") ? undefined : `must end in "/" (got ${JSON.stringify(value)})`,
+  topicArn: (value) =>
+    /^arn:aws[a-z-]*:sns:[^:]+:[^:]+:[^:]+$/.test(value)
+      ? undefined
+      : `must be an SNS topic ARN (got ${JSON.stringify(value)})`,
   managementEndpoint: (value) => {
     let url: URL;
     try {

@@ -1,10 +1,22 @@
+import {
+  ForbiddenException,
+  LimitExceededException,
+  PayloadTooLargeException,
+} from "@aws-sdk/client-apigatewaymanagementapi";
 import { S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LIMITS } from "../contract.js";
 import { mockGateway, mockS3, s3Error } from "../fixtures/aws.js";
 import { FIXTURE_BUCKET, FIXTURE_ENDPOINT, FIXTURE_PREFIX } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
-import { deliver } from "./delivery.js";
+import type { Recipients } from "./addressing.js";
+import {
+  backoffMs,
+  type DeliveryOptions,
+  deliver,
+  fanOutDeadline,
+  isRetryable,
+} from "./delivery.js";
 import { createManagementClient, Poster } from "./poster.js";
 import { Registry } from "./registry.js";
 
@@ -18,6 +30,13 @@ function dependencies() {
     poster: new Poster(createManagementClient(FIXTURE_ENDPOINT)),
   };
 }
+
+const EVERYONE: Recipients = { kind: "everyone" };
+/** Fast retry passes, and no deadline in sight. */
+const OPTIONS: DeliveryOptions = {
+  deadline: Number.MAX_SAFE_INTEGER,
+  retry: { passes: 3, baseMs: 2, capMs: 5 },
+};
 
 function ids(count: number, tag = "c"): string[] {
   return Array.from({ length: count }, (_, i) => `${tag}${i}+/=`);
@@ -35,9 +54,9 @@ describe("deliver", () => {
     bucket.register(...ids(3, "open"), ...ids(2, "gone"));
     gateway.open(...ids(3, "open"));
 
-    const result = await deliver("frame", dependencies());
+    const result = await deliver("frame", EVERYONE, dependencies(), OPTIONS);
 
-    expect(result).toEqual({ delivered: 3, gone: 2, failed: 0 });
+    expect(result).toEqual({ delivered: 3, gone: 2, failed: 0, undelivered: [] });
     expect(gateway.postOrder).toHaveLength(5);
     for (const id of ids(3, "open")) expect(gateway.framesOf(id)).toEqual(["frame"]);
   });
@@ -53,12 +72,12 @@ describe("deliver", () => {
       }),
     );
 
-    const delivery = deliver("frame", dependencies());
+    const delivery = deliver("frame", EVERYONE, dependencies(), OPTIONS);
     await expect.poll(() => gateway.postOrder.length, { timeout: 10_000 }).toBe(1000);
     expect(bucket.listCalls).toBe(2);
     releasePage2();
 
-    expect(await delivery).toEqual({ delivered: 1500, gone: 0, failed: 0 });
+    expect(await delivery).toEqual({ delivered: 1500, gone: 0, failed: 0, undelivered: [] });
   });
 
   it(`keeps at most ${LIMITS.deliveryConcurrency} posts in flight, and uses them all`, async () => {
@@ -66,7 +85,7 @@ describe("deliver", () => {
     gateway.open(...ids(600));
     gateway.delayMs = 2;
 
-    await deliver("frame", dependencies());
+    await deliver("frame", EVERYONE, dependencies(), OPTIONS);
 
     expect(gateway.maxInFlight).toBe(LIMITS.deliveryConcurrency);
   });
@@ -75,9 +94,9 @@ describe("deliver", () => {
     bucket.register(...ids(2500, "stale"), ...ids(10, "open"));
     gateway.open(...ids(10, "open"));
 
-    const result = await deliver("frame", dependencies());
+    const result = await deliver("frame", EVERYONE, dependencies(), OPTIONS);
 
-    expect(result).toEqual({ delivered: 10, gone: 2500, failed: 0 });
+    expect(result).toEqual({ delivered: 10, gone: 2500, failed: 0, undelivered: [] });
     expect(bucket.connectionIds()).toEqual(ids(10, "open").sort());
     expect(Math.max(...bucket.deleteBatchSizes)).toBeLessThanOrEqual(1000);
     expect(bucket.deleteBatchSizes.reduce((a, b) => a + b, 0)).toBe(2500);
@@ -89,7 +108,9 @@ describe("deliver", () => {
     gateway.delayMs = 1;
     bucket.failListCall = 2;
 
-    await expect(deliver("frame", dependencies())).rejects.toThrow(/ServiceUnavailable/);
+    await expect(deliver("frame", EVERYONE, dependencies(), OPTIONS)).rejects.toThrow(
+      /ServiceUnavailable/,
+    );
     expect(gateway.postOrder).toHaveLength(1000);
     expect(gateway.inFlight).toBe(0);
   });
@@ -98,13 +119,173 @@ describe("deliver", () => {
     bucket.register("stale=");
     bucket.failures.set("DeleteObjects", s3Error("AccessDenied", 403));
 
-    expect(await deliver("frame", dependencies())).toEqual({ delivered: 0, gone: 1, failed: 0 });
+    expect(await deliver("frame", EVERYONE, dependencies(), OPTIONS)).toEqual({
+      delivered: 0,
+      gone: 1,
+      failed: 0,
+      undelivered: [],
+    });
     expect(logs.withMessage(/could not be removed/)).toEqual([
       expect.objectContaining({ level: "WARN", count: 1 }),
     ]);
   });
 
   it("returns zeros for an empty registry", async () => {
-    expect(await deliver("frame", dependencies())).toEqual({ delivered: 0, gone: 0, failed: 0 });
+    expect(await deliver("frame", EVERYONE, dependencies(), OPTIONS)).toEqual({
+      delivered: 0,
+      gone: 0,
+      failed: 0,
+      undelivered: [],
+    });
+  });
+
+  it("posts to exactly the addressed connections, without listing the registry", async () => {
+    bucket.register(...ids(5));
+    gateway.open(...ids(5));
+    const [first, second] = ids(5);
+
+    const result = await deliver(
+      "frame",
+      { kind: "connections", connectionIds: [first as string, second as string] },
+      dependencies(),
+      OPTIONS,
+    );
+
+    expect(result).toEqual({ delivered: 2, gone: 0, failed: 0, undelivered: [] });
+    expect(bucket.listCalls).toBe(0);
+    expect(gateway.postOrder.sort()).toEqual([first, second].sort());
+  });
+
+  it("treats an addressed id the gateway does not know as Gone, and removes it", async () => {
+    bucket.register("known=", "left=");
+    gateway.open("known=");
+
+    const result = await deliver(
+      "frame",
+      { kind: "connections", connectionIds: ["left=", "never-registered="] },
+      dependencies(),
+      OPTIONS,
+    );
+
+    expect(result).toEqual({ delivered: 0, gone: 2, failed: 0, undelivered: [] });
+    expect(bucket.connectionIds()).toEqual(["known="]);
+  });
+});
+
+const throttled = () =>
+  new LimitExceededException({ message: "Rate exceeded", $metadata: { httpStatusCode: 429 } });
+
+describe("deliver: retry passes", () => {
+  it("retries only the connection that failed, until it succeeds: everyone gets exactly one copy", async () => {
+    bucket.register(...ids(20));
+    gateway.open(...ids(20));
+    const flaky = ids(20)[7] as string;
+    gateway.failuresThenSuccess.set(flaky, [throttled(), throttled()]);
+
+    const result = await deliver("frame", EVERYONE, dependencies(), OPTIONS);
+
+    expect(result).toEqual({ delivered: 20, gone: 0, failed: 0, undelivered: [] });
+    for (const id of ids(20)) expect(gateway.framesOf(id)).toEqual(["frame"]);
+    expect(gateway.postOrder.filter((id) => id === flaky)).toHaveLength(3);
+    expect(gateway.postOrder).toHaveLength(22);
+  });
+
+  it("hands back the ids still failing after every pass, and only those", async () => {
+    bucket.register(...ids(4));
+    gateway.open(...ids(4));
+    const [stuck] = ids(4);
+    gateway.failures.set(stuck as string, throttled());
+
+    const result = await deliver("frame", EVERYONE, dependencies(), OPTIONS);
+
+    expect(result).toEqual({ delivered: 3, gone: 0, failed: 0, undelivered: [stuck] });
+    expect(gateway.postOrder.filter((id) => id === stuck)).toHaveLength(4);
+  });
+
+  it("does not retry a final failure (413, 403)", async () => {
+    bucket.register("big=", "denied=");
+    gateway.open("big=", "denied=");
+    gateway.failures.set(
+      "big=",
+      new PayloadTooLargeException({ message: "too big", $metadata: { httpStatusCode: 413 } }),
+    );
+    gateway.failures.set(
+      "denied=",
+      new ForbiddenException({ message: "Forbidden", $metadata: { httpStatusCode: 403 } }),
+    );
+
+    const result = await deliver("frame", EVERYONE, dependencies(), OPTIONS);
+
+    expect(result).toEqual({ delivered: 0, gone: 0, failed: 2, undelivered: [] });
+    expect(gateway.postOrder).toHaveLength(2);
+  });
+
+  it("starts no post after the deadline and reports those connections undelivered", async () => {
+    bucket.register(...ids(3));
+    gateway.open(...ids(3));
+
+    const result = await deliver("frame", EVERYONE, dependencies(), {
+      ...OPTIONS,
+      deadline: 1000,
+      now: () => 1000,
+    });
+
+    expect(result.delivered).toBe(0);
+    expect([...result.undelivered].sort()).toEqual(ids(3).sort());
+    expect(gateway.postOrder).toHaveLength(0);
+  });
+
+  it("skips a retry pass whose backoff would end after the deadline", async () => {
+    bucket.register("busy=");
+    gateway.open("busy=");
+    gateway.failures.set("busy=", throttled());
+
+    const result = await deliver("frame", EVERYONE, dependencies(), {
+      deadline: 100,
+      retry: { passes: 3, baseMs: 1000, capMs: 1000 },
+      now: () => 0,
+      random: () => 0.5,
+    });
+
+    expect(result.undelivered).toEqual(["busy="]);
+    expect(gateway.postOrder).toEqual(["busy="]);
+  });
+});
+
+describe("retry policy", () => {
+  it.each([
+    [429, true],
+    [500, true],
+    [503, true],
+    [undefined, true],
+    [403, false],
+    [413, false],
+    [400, false],
+  ])("a post failing with HTTP %s is retryable: %s", (statusCode, expected) => {
+    expect(
+      isRetryable({
+        status: "failed",
+        error: "e",
+        ...(statusCode === undefined ? {} : { statusCode }),
+      }),
+    ).toBe(expected);
+  });
+
+  it("backs off exponentially up to the cap, with full jitter", () => {
+    const retry = { baseMs: 100, capMs: 1000 };
+    expect([1, 2, 3, 4, 5].map((pass) => backoffMs(pass, retry, () => 0.999_999))).toEqual([
+      99, 199, 399, 799, 999,
+    ]);
+    expect(backoffMs(3, retry, () => 0)).toBe(0);
+  });
+
+  it("leaves a safety margin before the Lambda deadline and the integration's 29 s", () => {
+    const context = (remaining: number) => ({ getRemainingTimeInMillis: () => remaining });
+    expect(fanOutDeadline(context(60_000), 0)).toBe(60_000 - LIMITS.deliverySafetyMarginMs);
+    expect(fanOutDeadline(context(60_000), 5_000, 1_000)).toBe(
+      1_000 + LIMITS.integrationTimeoutMs - LIMITS.deliverySafetyMarginMs,
+    );
+    // A short budget keeps three quarters of itself.
+    expect(fanOutDeadline(context(4_000), 0)).toBe(3_000);
   });
 });

@@ -57,12 +57,17 @@ describe("deliver over the @connections wire", () => {
     bucket.register("sender+/=", "peer/+=", "stale+/=x");
     open.add("sender+/=").add("peer/+=");
 
-    const result = await deliver('{"message":"hi"}', {
-      registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
-      poster: new Poster(createManagementClient(endpoint)),
-    });
+    const result = await deliver(
+      '{"message":"hi"}',
+      { kind: "everyone" },
+      {
+        registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
+        poster: new Poster(createManagementClient(endpoint)),
+      },
+      { deadline: Number.MAX_SAFE_INTEGER },
+    );
 
-    expect(result).toEqual({ delivered: 2, gone: 1, failed: 0 });
+    expect(result).toEqual({ delivered: 2, gone: 1, failed: 0, undelivered: [] });
     expect(bucket.connectionIds()).toEqual(["peer/+=", "sender+/="]);
   });
 
@@ -71,12 +76,17 @@ describe("deliver over the @connections wire", () => {
     open.add("busy=").add("calm=");
     throttledOnce.add("busy=");
 
-    const result = await deliver("x", {
-      registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
-      poster: new Poster(createManagementClient(endpoint)),
-    });
+    const result = await deliver(
+      "x",
+      { kind: "everyone" },
+      {
+        registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
+        poster: new Poster(createManagementClient(endpoint)),
+      },
+      { deadline: Number.MAX_SAFE_INTEGER },
+    );
 
-    expect(result).toEqual({ delivered: 2, gone: 0, failed: 0 });
+    expect(result).toEqual({ delivered: 2, gone: 0, failed: 0, undelivered: [] });
     expect(posts.filter((id) => id === "busy=")).toHaveLength(2);
   });
 });

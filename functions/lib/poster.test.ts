@@ -111,6 +111,7 @@ describe("poster over the wire", () => {
     expect(outcome).toEqual({
       status: "failed",
       error: expect.stringMatching(/^LimitExceededException \(HTTP 429\)/),
+      statusCode: 429,
     });
     expect(received).toHaveLength(LIMITS.deliveryMaxAttempts);
   });
@@ -123,6 +124,7 @@ describe("poster over the wire", () => {
     expect(outcome).toEqual({
       status: "failed",
       error: expect.stringMatching(/^ForbiddenException \(HTTP 403\)/),
+      statusCode: 403,
     });
     expect(received).toHaveLength(1);
   });

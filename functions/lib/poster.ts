@@ -16,7 +16,15 @@ import { LIMITS } from "../contract.js";
 export type PostOutcome =
   | { readonly status: "delivered" }
   | { readonly status: "gone" }
-  | { readonly status: "failed"; readonly error: string };
+  | {
+      readonly status: "failed";
+      readonly error: string;
+      /**
+       * The HTTP status @connections answered with; undefined when no answer arrived (a network
+       * error or timeout). Delivery decides from it whether a later pass may succeed.
+       */
+      readonly statusCode?: number;
+    };
 
 export function createManagementClient(endpoint: string): ApiGatewayManagementApiClient {
   return new ApiGatewayManagementApiClient({
@@ -63,7 +71,12 @@ export class Poster {
       return { status: "delivered" };
     } catch (error) {
       if (isGone(error)) return { status: "gone" };
-      return { status: "failed", error: describeError(error) };
+      const statusCode = (error as SdkErrorShape | null)?.$metadata?.httpStatusCode;
+      return {
+        status: "failed",
+        error: describeError(error),
+        ...(typeof statusCode === "number" ? { statusCode } : {}),
+      };
     }
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../contract.js";
-import { broadcastFrame, ERROR_CODES, errorFrame, parseFrame } from "./protocol.js";
+import { ERROR_CODES, echoFrame, errorFrame, messageFrame, parseFrame } from "./protocol.js";
 
 describe("parseFrame", () => {
   it("turns a broadcast into the frame every connection receives", () => {
@@ -52,18 +52,35 @@ describe("parseFrame", () => {
     });
   });
 
-  it("rejects a broadcast whose outgoing frame would exceed the limit even though the input fits", () => {
-    // JSON.stringify writes 1e9 as 1000000000: the frame can outgrow the message it came from.
-    const count = Math.floor((LIMITS.messageBytes - 40) / 4);
-    const body = `{"action":"broadcast","message":[${Array(count).fill("1e9").join(",")}]}`;
-    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(LIMITS.messageBytes);
-
-    const result = parseFrame(body);
-
-    expect(result).toMatchObject({
-      ok: false,
-      error: { code: ERROR_CODES.tooLarge, message: expect.stringMatching(/broadcast frame/) },
+  it.each([
+    ["a number beyond a double", "1e400"],
+    ["an integer beyond 2^53", "9007199254740993"],
+    ["a long integer", "123456789012345678901234567890"],
+    ["a number in exponent form", "1E+9"],
+    ["spaced-out JSON", '{ "a" : [ 1 , 2 ] }'],
+  ])("delivers %s exactly as the sender wrote it", (_, message) => {
+    expect(parseFrame(`{"action":"broadcast","message":${message}}`)).toEqual({
+      ok: true,
+      command: { action: "broadcast", frame: `{"message":${message}}` },
     });
+  });
+
+  it("delivers a broadcast nested 5,000 deep instead of overflowing the stack", () => {
+    const message = `${"[".repeat(5000)}${"]".repeat(5000)}`;
+    expect(parseFrame(`{"action":"broadcast","message":${message}}`)).toEqual({
+      ok: true,
+      command: { action: "broadcast", frame: `{"message":${message}}` },
+    });
+  });
+
+  it("turns an echo into the sender's message text, for the frame its sender alone receives", () => {
+    expect(parseFrame('{"action":"echo","message":{"n":1e400}}')).toEqual({
+      ok: true,
+      command: { action: "echo", message: '{"n":1e400}' },
+    });
+    expect(echoFrame('{"n":1e400}', "ab+/=")).toBe(
+      '{"message":{"n":1e400},"connectionId":"ab+/="}',
+    );
   });
 
   it.each([
@@ -73,6 +90,7 @@ describe("parseFrame", () => {
     ['{"action":["broadcast"]}', ERROR_CODES.wrongType, /an array/],
     ['{"action":"sendmessage","data":42}', ERROR_CODES.wrongType, /a number/],
     ['{"action":"BROADCAST","message":1}', ERROR_CODES.unknownAction, /"BROADCAST"/],
+    ['{"action":"echo"}', ERROR_CODES.missingField, /"echo" needs a "message" field/],
     ["{", ERROR_CODES.notJson, /Send a JSON object such as/],
   ])("explains what is wrong with %s", (body, code, message) => {
     expect(parseFrame(body)).toEqual({
@@ -89,8 +107,8 @@ describe("parseFrame", () => {
 });
 
 describe("outbound frames", () => {
-  it("wraps a broadcast as {message}", () => {
-    expect(broadcastFrame([1, null])).toBe('{"message":[1,null]}');
+  it("wraps a broadcast's message text as {message}", () => {
+    expect(messageFrame("[1, null]")).toBe('{"message":[1, null]}');
   });
 
   it("formats errors as {error: {code, message}}", () => {

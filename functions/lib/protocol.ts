@@ -1,4 +1,5 @@
 import { LIMITS, ROUTE_KEYS, ROUTE_SELECTION_FIELD } from "../contract.js";
+import { memberText } from "./json-span.js";
 
 /**
  * The frames clients exchange with the message function: inbound frames become a command (with
@@ -13,6 +14,8 @@ export const ERROR_CODES = {
   wrongType: "wrong_type",
   tooLarge: "message_too_large",
   deliveryFailed: "delivery_failed",
+  /** The function failed in a way no input should cause; the sender is told rather than ignored. */
+  internal: "internal_error",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
@@ -21,16 +24,20 @@ export interface ProtocolError {
   readonly message: string;
 }
 
-/** What a client asked for; `frame` is exactly what every connection receives. */
+/**
+ * What a client asked for. For broadcast and sendmessage, `frame` is exactly what every connection
+ * receives; for echo, `message` is the sender's JSON text of its message (see echoFrame).
+ */
 export type Command =
   | { readonly action: typeof ROUTE_KEYS.broadcast; readonly frame: string }
-  | { readonly action: typeof ROUTE_KEYS.sendmessage; readonly frame: string };
+  | { readonly action: typeof ROUTE_KEYS.sendmessage; readonly frame: string }
+  | { readonly action: typeof ROUTE_KEYS.echo; readonly message: string };
 
 export type ParseResult =
   | { readonly ok: true; readonly command: Command }
   | { readonly ok: false; readonly error: ProtocolError };
 
-const ACTIONS = [ROUTE_KEYS.broadcast, ROUTE_KEYS.sendmessage] as const;
+const ACTIONS = [ROUTE_KEYS.broadcast, ROUTE_KEYS.sendmessage, ROUTE_KEYS.echo] as const;
 const EXAMPLES = `{"${ROUTE_SELECTION_FIELD}":"${ROUTE_KEYS.broadcast}","message":"hello"} or {"${ROUTE_SELECTION_FIELD}":"${ROUTE_KEYS.sendmessage}","data":"hello"}`;
 
 export function byteLength(text: string): number {
@@ -95,17 +102,23 @@ export function parseFrame(body: string | undefined, isBase64Encoded = false): P
   }
 
   switch (action) {
-    case ROUTE_KEYS.broadcast: {
-      if (!("message" in fields) || fields.message === undefined) {
+    case ROUTE_KEYS.broadcast:
+    case ROUTE_KEYS.echo: {
+      const message = memberText(text, "message");
+      if (message === undefined) {
         return failure(
           ERROR_CODES.missingField,
-          `"${ROUTE_KEYS.broadcast}" needs a "message" field (any JSON value), e.g. {"${ROUTE_SELECTION_FIELD}":"${ROUTE_KEYS.broadcast}","message":"hello"}.`,
+          `"${action}" needs a "message" field (any JSON value), e.g. {"${ROUTE_SELECTION_FIELD}":"${action}","message":"hello"}.`,
         );
       }
-      const frame = broadcastFrame(fields.message);
-      const bytes = byteLength(frame);
-      if (bytes > LIMITS.messageBytes) return tooLarge("The broadcast frame", bytes);
-      return { ok: true, command: { action, frame } };
+      // The echo frame adds the connection id, at most LIMITS.connectionIdMaxChars more.
+      const frame = messageFrame(message);
+      const bytes = byteLength(frame) + (action === ROUTE_KEYS.echo ? ECHO_OVERHEAD_BYTES : 0);
+      if (bytes > LIMITS.messageBytes) return tooLarge(`The ${action} frame`, bytes);
+      return {
+        ok: true,
+        command: action === ROUTE_KEYS.echo ? { action, message } : { action, frame },
+      };
     }
     case ROUTE_KEYS.sendmessage: {
       const data = fields.data;
@@ -131,9 +144,23 @@ export function parseFrame(body: string | undefined, isBase64Encoded = false): P
   }
 }
 
-/** What every connection receives for a broadcast of `message`. */
-export function broadcastFrame(message: unknown): string {
-  return JSON.stringify({ message });
+/**
+ * What the recipients of a broadcast (or the sender of an echo) receive: `{"message":X}` where X
+ * is the sender's own JSON text of the value, byte for byte — never re-serialized, so numbers
+ * beyond a double arrive as sent and no nesting depth can overflow the stack.
+ */
+export function messageFrame(messageJson: string): string {
+  return `{"message":${messageJson}}`;
+}
+
+const ECHO_OVERHEAD_BYTES = ',"connectionId":""'.length + LIMITS.connectionIdMaxChars;
+
+/**
+ * What the sender of an echo alone receives: its message, verbatim as in messageFrame, and its
+ * own connection id — which a client needs to be addressed (`send-data --to`, the smoke test).
+ */
+export function echoFrame(messageJson: string, connectionId: string): string {
+  return `{"message":${messageJson},"connectionId":${JSON.stringify(connectionId)}}`;
 }
 
 /** What the sender alone receives when its frame cannot be handled. */

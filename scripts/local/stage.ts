@@ -143,6 +143,7 @@ function functionEnvironment(outputs: StageOutputs): Record<string, string | und
     [ENV.connectionsBucket]: outputs.connectionsBucket,
     [ENV.connectionsPrefix]: outputs.connectionsPrefix,
     [ENV.managementEndpoint]: outputs.managementEndpoint,
+    [ENV.topicArn]: outputs.topicArn,
     [ENV.logLevel]: process.env[ENV.logLevel] ?? "INFO",
     AWS_REGION: LOCAL.region,
     AWS_DEFAULT_REGION: LOCAL.region,
