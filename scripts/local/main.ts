@@ -2,7 +2,7 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ARTIFACTS, LOCAL_STAGE } from "../../functions/contract.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
-import { buildBundles, bundlesOutdated } from "./bundles.js";
+import { buildBundles, bundlesOutdated } from "./lambda/bundles.js";
 import { renderLogEntry } from "./log-view.js";
 import { DEFAULT_PORTS, startLocalStage } from "./stage.js";
 

@@ -24,14 +24,14 @@ import {
   recordStageOutputs,
   resolveStageOutputs,
 } from "../../smoke/outputs.js";
-import { AsyncInvocations } from "./async-invocations.js";
-import { connectionsListener } from "./connections.js";
-import { Gateway } from "./gateway.js";
-import { Invoker } from "./invoker.js";
+import { connectionsListener } from "./gateway/connections.js";
+import { Gateway } from "./gateway/gateway.js";
+import { AsyncInvocations } from "./lambda/async-invocations.js";
+import { Invoker } from "./lambda/invoker.js";
 import { LocalLog, type LocalLogEntry } from "./local-log.js";
-import { s3Listener } from "./s3.js";
-import { S3Store } from "./s3-store.js";
-import { snsListener } from "./sns.js";
+import { s3Listener } from "./s3/listener.js";
+import { S3Store } from "./s3/store.js";
+import { snsListener } from "./sns/listener.js";
 
 /**
  * The local stage: the stage's API Gateway (WebSocket + @connections), S3 and SNS on 127.0.0.1,

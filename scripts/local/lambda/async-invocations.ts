@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { FunctionName } from "../../functions/contract.js";
+import type { FunctionName } from "../../../functions/contract.js";
 import type { Invoker } from "./invoker.js";
 
 /**

@@ -3,9 +3,10 @@ import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { WebSocket, WebSocketServer } from "ws";
-import { CLOSE_CODES, LIMITS, ROUTE_KEYS } from "../../functions/contract.js";
+import { CLOSE_CODES, LIMITS, ROUTE_KEYS } from "../../../functions/contract.js";
+import type { Invoker } from "../lambda/invoker.js";
+import type { LocalLog } from "../local-log.js";
 import type { ConnectionDirectory, ManagedConnection } from "./connections.js";
-import { FrameLimit } from "./frame-limit.js";
 import {
   type ApiInfo,
   type ConnectionInfo,
@@ -14,9 +15,8 @@ import {
   type GatewayEvent,
   messageEvent,
   newConnectionId,
-} from "./gateway-events.js";
-import type { Invoker } from "./invoker.js";
-import type { LocalLog } from "./local-log.js";
+} from "./events.js";
+import { FrameLimit } from "./frame-limit.js";
 import { routeFunction, selectRoute } from "./route-selection.js";
 
 /**

@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-sns";
 import type { SNSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { snsListener } from "./sns.js";
+import { snsListener } from "./listener.js";
 
 const topicArn = "arn:aws:sns:us-east-1:000000000000:websocket-stages-local";
 const silentTopicArn = "arn:aws:sns:us-east-1:000000000000:no-subscriber";

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { CLOSE_CODES, FUNCTION_NAMES, LIMITS, STATE_DIR_ENV } from "../../functions/contract.js";
-import { resolveStageOutputs } from "../../smoke/outputs.js";
-import type { GatewayEvent } from "./gateway-events.js";
-import { type RunningLocalStage, startLocalStage } from "./stage.js";
+import { CLOSE_CODES, FUNCTION_NAMES, LIMITS, STATE_DIR_ENV } from "../../../functions/contract.js";
+import type { ConnectEvent, DisconnectEvent, MessageEvent } from "../../../functions/lib/events.js";
+import { resolveStageOutputs } from "../../../smoke/outputs.js";
+import { type RunningLocalStage, startLocalStage } from "../stage.js";
 
 /**
  * The gateway's API Gateway behaviour, driven through stand-in bundles that record every event
@@ -18,7 +18,12 @@ import { type RunningLocalStage, startLocalStage } from "./stage.js";
 
 interface Recorded {
   fn: string;
-  event: GatewayEvent & { Records?: unknown[] };
+  /** Whichever event the function got: read the fields of the kind the test expects. */
+  event: ConnectEvent &
+    Omit<MessageEvent, "requestContext"> & {
+      requestContext: DisconnectEvent["requestContext"];
+      Records?: unknown[];
+    };
 }
 declare global {
   var gatewayTestEvents: Recorded[];

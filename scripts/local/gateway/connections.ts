@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { LIMITS } from "../../functions/contract.js";
-import { BodyTooLargeError, readBody } from "./request-body.js";
+import { LIMITS } from "../../../functions/contract.js";
+import { BodyTooLargeError, readBody } from "../http/request-body.js";
 
 /**
  * The API Gateway Management API (`@connections`) at `/{stage}/@connections/{id}`: POST sends a

@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { XMLParser } from "fast-xml-parser";
-import { LIMITS } from "../../functions/contract.js";
+import { LIMITS } from "../../../functions/contract.js";
+import { readBody } from "../http/request-body.js";
 import { decodeAwsChunked, isAwsChunked } from "./aws-chunked.js";
-import { readBody } from "./request-body.js";
 import {
   BucketNotEmptyError,
   NoSuchBucketError,
   type S3Store,
   type StoredObject,
-} from "./s3-store.js";
+} from "./store.js";
 
 /**
  * The S3 REST subset the registry and its tools use, served path-style (`/{bucket}/{key}`) over an

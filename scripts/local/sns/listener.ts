@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { RequestListener, ServerResponse } from "node:http";
 import type { SNSEvent, SNSMessageAttributes } from "aws-lambda";
-import { LIMITS } from "../../functions/contract.js";
-import { readBody } from "./request-body.js";
+import { LIMITS } from "../../../functions/contract.js";
+import { readBody } from "../http/request-body.js";
 
 /**
  * SNS over the AWS query protocol (what @aws-sdk/client-sns and the AWS CLI speak): `Publish` and

@@ -10,7 +10,7 @@ import {
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { LIMITS } from "../../functions/contract.js";
+import { LIMITS } from "../../../functions/contract.js";
 import { connectionsListener, type ManagedConnection } from "./connections.js";
 
 /** A connection id with every character the SDK must escape. */

@@ -18,8 +18,8 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { s3Listener } from "./s3.js";
-import { S3Store } from "./s3-store.js";
+import { s3Listener } from "./listener.js";
+import { S3Store } from "./store.js";
 
 /** The AWS CLI is on some machines (this project's CI image), not on a user's: test it when present. */
 const awsCli = (() => {
