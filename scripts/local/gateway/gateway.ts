@@ -17,6 +17,7 @@ import {
   newConnectionId,
 } from "./events.js";
 import { FrameLimit } from "./frame-limit.js";
+import { handshakeRefusal } from "./handshake.js";
 import { routeFunction, selectRoute } from "./route-selection.js";
 
 /**
@@ -105,10 +106,18 @@ function isUtf8(data: Buffer): boolean {
   }
 }
 
-function refuse(socket: Duplex, status: number, message: string): void {
+function refuse(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   const body = JSON.stringify({ message });
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\nConnection: close\r\n${extra}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 
@@ -155,6 +164,10 @@ export class Gateway implements ConnectionDirectory {
     if (this.closing) return refuse(socket, 503, "The local stage is shutting down");
     if (path !== `/${api.stage}` && path !== `/${api.stage}/`) {
       return refuse(socket, 403, `Forbidden: connect to /${api.stage}`);
+    }
+    const refusal = handshakeRefusal(request);
+    if (refusal !== undefined) {
+      return refuse(socket, refusal.status, refusal.message, refusal.headers);
     }
     const info: ConnectionInfo = {
       connectionId: newConnectionId(),
@@ -224,16 +237,19 @@ export class Gateway implements ConnectionDirectory {
       event: "connected",
       connectionId: info.connectionId,
     });
-    let frameTooBig = false;
-    const frameLimit = new FrameLimit(LIMITS.frameBytes, () => {
-      frameTooBig = true;
+    /** Messages ws may still deliver: those wholly before an oversized frame. */
+    let deliverable = Number.POSITIVE_INFINITY;
+    let received = 0;
+    const frameLimit = new FrameLimit(LIMITS.frameBytes, (_frameBytes, messagesBefore) => {
+      deliverable = messagesBefore;
       connection.closeCode ??= CLOSE_CODES.messageTooBig;
       socket.close(CLOSE_CODES.messageTooBig, "Message too big");
     });
     // Ahead of ws's own listener, so an oversized frame is flagged before ws can deliver it.
     raw.prependListener("data", (chunk: Buffer) => frameLimit.push(chunk));
     socket.on("message", (data: Buffer, isBinary) => {
-      if (frameTooBig) return;
+      received += 1;
+      if (received > deliverable) return;
       connection.touch();
       this.track(this.route(connection, data, isBinary));
     });
