@@ -243,4 +243,31 @@ describe("local S3 with the real S3 client", () => {
       expect(copied.stdout).toBe("{}");
     },
   );
+
+  it("answers malformed paths and DeleteObjects bodies with S3's 400 errors, not 500", async () => {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const answer = async (path: string, init?: RequestInit) => {
+      const response = await fetch(`${endpoint}${path}`, init);
+      const text = await response.text();
+      return `${response.status} ${/<Code>([^<]*)<\/Code>/.exec(text)?.[1]}`;
+    };
+    const deleteWith = (xml: string) => answer(`/${bucket}?delete`, { method: "POST", body: xml });
+    expect(await answer(`/${bucket}/bad%ZZkey`)).toBe("400 InvalidURI");
+    expect(await answer(`/${bucket}/bad%FFkey`)).toBe("400 InvalidURI");
+    expect(await answer("/bad%ZZbucket")).toBe("400 InvalidURI");
+    expect(await deleteWith("<Delete><Object><Key>a</Key></Object>")).toBe("400 MalformedXML");
+    expect(
+      await deleteWith(
+        '<!DOCTYPE x [<!ENTITY e "y">]><Delete><Object><Key>&e;</Key></Object></Delete>',
+      ),
+    ).toBe("400 MalformedXML");
+    expect(await deleteWith("<Delete><__proto__><Key>a</Key></__proto__></Delete>")).toBe(
+      "400 MalformedXML",
+    );
+    // Positive control: the same helpers, well-formed, succeed.
+    expect(await answer(`/${bucket}/good%2Bkey`)).toBe("404 NoSuchKey");
+    expect(await deleteWith("<Delete><Object><Key>a</Key></Object></Delete>")).toBe(
+      "200 undefined",
+    );
+  });
 });

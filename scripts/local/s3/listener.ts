@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { XMLParser } from "fast-xml-parser";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { LIMITS } from "../../../functions/contract.js";
 import { readBody } from "../http/request-body.js";
 import { decodeAwsChunked, isAwsChunked } from "./aws-chunked.js";
@@ -94,10 +94,26 @@ const deleteParser = new XMLParser({
   isArray: (name) => name === "Object",
 });
 
+const malformedXml = () =>
+  new S3Error(
+    400,
+    "MalformedXML",
+    "The XML you provided was not well-formed or did not validate against our published schema.",
+  );
+
+/**
+ * The keys of a DeleteObjects body. Anything but a plain well-formed document is S3's
+ * MalformedXML: a DOCTYPE (entities are never expanded), or an element named like an object's
+ * own properties, which the parser would refuse with an exception.
+ */
 function parseDeleteRequest(xml: string): { keys: string[]; quiet: boolean } {
-  const parsed = deleteParser.parse(xml) as {
-    Delete?: { Object?: { Key?: unknown }[]; Quiet?: unknown };
-  };
+  if (XMLValidator.validate(xml) !== true || /<!DOCTYPE/i.test(xml)) throw malformedXml();
+  let parsed: { Delete?: { Object?: { Key?: unknown }[]; Quiet?: unknown } };
+  try {
+    parsed = deleteParser.parse(xml);
+  } catch {
+    throw malformedXml();
+  }
   const objects = parsed.Delete?.Object;
   if (objects === undefined) {
     throw new S3Error(
@@ -181,6 +197,15 @@ function listObjectsV2(store: S3Store, bucket: string, query: URLSearchParams): 
   return `<ListBucketResult xmlns="${XMLNS}">${parts.join("")}</ListBucketResult>`;
 }
 
+/** A path segment's text; a bad escape (`%ZZ`, or bytes that are not UTF-8) is S3's InvalidURI. */
+function decodeUriPart(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new S3Error(400, "InvalidURI", "Couldn't parse the specified URI.");
+  }
+}
+
 async function handle(
   store: S3Store,
   request: IncomingMessage,
@@ -189,8 +214,8 @@ async function handle(
   const url = new URL(request.url ?? "/", "http://s3.local");
   const method = request.method ?? "GET";
   const [bucketSegment = "", ...keySegments] = url.pathname.slice(1).split("/");
-  const bucket = decodeURIComponent(bucketSegment);
-  const key = decodeURIComponent(keySegments.join("/"));
+  const bucket = decodeUriPart(bucketSegment);
+  const key = decodeUriPart(keySegments.join("/"));
   const query = url.searchParams;
 
   if (bucket === "") {
