@@ -1,7 +1,8 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS, LOCAL_STAGE } from "../../functions/contract.js";
+import { ARTIFACTS, LIMITS, LOCAL_STAGE } from "../../functions/contract.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { millisecondsOption } from "../milliseconds-option.js";
 import { buildBundles, bundlesOutdated } from "./lambda/bundles.js";
 import { renderLogEntry } from "./log-view.js";
 import { DEFAULT_PORTS, startLocalStage } from "./stage.js";
@@ -18,11 +19,17 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
   --s3-port <n>        S3                           (env WEBSOCKET_STAGES_S3_PORT, default ${DEFAULT_PORTS.s3})
   --sns-port <n>       SNS                          (env WEBSOCKET_STAGES_SNS_PORT, default ${DEFAULT_PORTS.sns})
                        0 picks any free port.
+  --idle-timeout <ms>  close a connection without traffic for <ms> with 1001 Going away
+                       (default ${LIMITS.idleTimeoutMs}: API Gateway's 10 minutes)
+  --max-connection <ms>
+                       close every connection <ms> after it opened, with 1001
+                       (default ${LIMITS.maxConnectionMs}: API Gateway's 2 hours)
   --dist-dir <dir>     run the bundles in <dir> (e.g. a downloaded CI build) instead of dist/;
                        they are not rebuilt
   --json               print the outputs and every log entry as JSON lines
 
-Example: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
+Examples: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
+          npm start -- --idle-timeout 30000 --max-connection 120000
 `;
 
 /** Interrupts closer together than this are one Ctrl-C, relayed by the processes in between. */
@@ -58,6 +65,8 @@ runCommand(async () => {
       "s3-port": { type: "string" },
       "sns-port": { type: "string" },
       "dist-dir": { type: "string" },
+      "idle-timeout": { type: "string" },
+      "max-connection": { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -67,6 +76,18 @@ runCommand(async () => {
   const snsPort = portOption("sns-port", args.values["sns-port"], "WEBSOCKET_STAGES_SNS_PORT");
   const host = args.values.host ?? (process.env.WEBSOCKET_STAGES_HOST || undefined);
   const json = args.values.json === true;
+  const idleTimeoutMs = millisecondsOption(
+    "--idle-timeout",
+    args.values["idle-timeout"],
+    LIMITS.idleTimeoutMs,
+    usage,
+  );
+  const maxConnectionMs = millisecondsOption(
+    "--max-connection",
+    args.values["max-connection"],
+    LIMITS.maxConnectionMs,
+    usage,
+  );
 
   const givenDist = args.values["dist-dir"];
   const distDir = givenDist === undefined ? join(ROOT, ARTIFACTS.dir) : resolve(givenDist);
@@ -80,6 +101,8 @@ runCommand(async () => {
   const colour = process.stdout.isTTY && process.env.NO_COLOR === undefined;
   const stage = await startLocalStage({
     distDir,
+    idleTimeoutMs,
+    maxConnectionMs,
     ...(host === undefined ? {} : { host }),
     ...(port === undefined ? {} : { port }),
     ...(s3Port === undefined ? {} : { s3Port }),
