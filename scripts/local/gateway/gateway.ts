@@ -1,7 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import { setTimeout as delay } from "node:timers/promises";
 import { WebSocket, WebSocketServer } from "ws";
 import { CLOSE_CODES, LIMITS, ROUTE_KEYS } from "../../../functions/contract.js";
 import type { Invoker } from "../lambda/invoker.js";
@@ -129,6 +128,8 @@ export class Gateway implements ConnectionDirectory {
   private readonly open = new Map<string, Connection>();
   private readonly pending = new Set<Promise<unknown>>();
   private closing = false;
+  /** Called whenever a connection or a tracked piece of work ends (close() waits on it). */
+  private changed: (() => void) | undefined;
 
   constructor(private readonly options: GatewayOptions) {}
 
@@ -145,9 +146,18 @@ export class Gateway implements ConnectionDirectory {
   async close(): Promise<void> {
     this.closing = true;
     for (const connection of this.open.values()) connection.goAway();
-    const deadline = Date.now() + DRAIN_MS;
-    while ((this.open.size > 0 || this.pending.size > 0) && Date.now() < deadline) {
-      await delay(20);
+    // Each close and each finished $disconnect calls `changed`: wait on those, not on a clock.
+    const drained = () => this.open.size === 0 && this.pending.size === 0;
+    if (!drained()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_MS);
+        this.changed = () => {
+          if (!drained()) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.changed = undefined;
     }
     for (const connection of this.open.values()) connection.socket.terminate();
     this.server.close();
@@ -155,7 +165,10 @@ export class Gateway implements ConnectionDirectory {
 
   private track(work: Promise<unknown>): void {
     this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
+    void work.finally(() => {
+      this.pending.delete(work);
+      this.changed?.();
+    });
   }
 
   private async handshake(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -264,6 +277,7 @@ export class Gateway implements ConnectionDirectory {
       const code = connection.closeCode ?? received;
       connection.stopTimers();
       this.open.delete(info.connectionId);
+      this.changed?.();
       const reasonText = reason.toString("utf8");
       this.options.log.write({
         type: "gateway",

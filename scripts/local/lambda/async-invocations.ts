@@ -30,6 +30,11 @@ export class AsyncInvocations {
     void work.finally(() => this.running.delete(work));
   }
 
+  /** Waits until every queued invocation has ended, its retries included. */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
   /** Cancels pending retries and waits for invocations already running. */
   async drain(): Promise<void> {
     this.stopping.abort();
