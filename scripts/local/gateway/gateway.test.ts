@@ -398,7 +398,11 @@ describe("local gateway", () => {
     );
     sns.destroy();
     expect(published.MessageId).toBeTruthy();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // SNS hands a message to its subscriber before answering the publish, so an invocation would
+    // have started by now. Positive control: a frame sent afterwards is recorded by its function.
+    const socket = await connect();
+    socket.send("after the publish");
+    await until(() => events("message").length > 0, "the message after the publish");
     expect(events("subscriber")).toEqual([]);
   });
 
