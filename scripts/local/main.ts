@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { ARTIFACTS, LIMITS, LOCAL_STAGE } from "../../functions/contract.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { millisecondsOption } from "../milliseconds-option.js";
+import { FaultPlanError, parseFaultPlan } from "./faults.js";
 import { buildBundles, bundlesOutdated } from "./lambda/bundles.js";
 import { renderLogEntry } from "./log-view.js";
 import { DEFAULT_PORTS, startLocalStage } from "./stage.js";
@@ -24,6 +25,8 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
   --max-connection <ms>
                        close every connection <ms> after it opened, with 1001
                        (default ${LIMITS.maxConnectionMs}: API Gateway's 2 hours)
+  --fault <plan>       inject faults, e.g. gone=0.1,throttle=0.05,error=0.05,slow=200,
+                       s3=0.1,throws=0.05,timeout=0.05 (shares 0–1; slow in ms); none by default
   --dist-dir <dir>     run the bundles in <dir> (e.g. a downloaded CI build) instead of dist/;
                        they are not rebuilt
   --json               print the outputs and every log entry as JSON lines
@@ -66,6 +69,7 @@ runCommand(async () => {
       "sns-port": { type: "string" },
       "dist-dir": { type: "string" },
       "idle-timeout": { type: "string" },
+      fault: { type: "string" },
       "max-connection": { type: "string" },
       json: { type: "boolean" },
     },
@@ -89,6 +93,13 @@ runCommand(async () => {
     usage,
   );
 
+  let faults: ReturnType<typeof parseFaultPlan> = {};
+  try {
+    faults = parseFaultPlan(args.values.fault ?? "");
+  } catch (error) {
+    if (!(error instanceof FaultPlanError)) throw error;
+    throw new UsageError(`--fault: ${error.message}\n\n${usage.trim()}`);
+  }
   const givenDist = args.values["dist-dir"];
   const distDir = givenDist === undefined ? join(ROOT, ARTIFACTS.dir) : resolve(givenDist);
   const outdated = givenDist === undefined ? await bundlesOutdated(ROOT, distDir) : undefined;
@@ -103,6 +114,7 @@ runCommand(async () => {
     distDir,
     idleTimeoutMs,
     maxConnectionMs,
+    faults,
     ...(host === undefined ? {} : { host }),
     ...(port === undefined ? {} : { port }),
     ...(s3Port === undefined ? {} : { s3Port }),
@@ -123,6 +135,9 @@ runCommand(async () => {
         `  Connect    npm run connect -- ${LOCAL_STAGE}`,
         `  Publish    npm run send-data -- ${LOCAL_STAGE} '{"hello":"world"}'`,
         `  Logs       ${shortPath(stage.logFile)}   (Ctrl-C stops)`,
+        ...(Object.keys(faults).length === 0
+          ? []
+          : [`  FAULTS     injecting ${args.values.fault}: calls will fail on purpose`]),
         "",
       ].join("\n"),
     );

@@ -24,6 +24,7 @@ import {
   recordStageOutputs,
   resolveStageOutputs,
 } from "../../smoke/outputs.js";
+import { FaultInjector, type FaultPlan } from "./faults.js";
 import { connectionsListener } from "./gateway/connections.js";
 import { Gateway } from "./gateway/gateway.js";
 import { AsyncInvocations } from "./lambda/async-invocations.js";
@@ -58,6 +59,8 @@ export interface LocalStageOptions {
   readonly asyncRetryDelaysMs?: readonly number[];
   /** Folder of the bundles; default `dist/` of this repository. */
   readonly distDir?: string;
+  /** Faults to inject (reliability runs); none by default. */
+  readonly faults?: FaultPlan;
   /** Receives every log entry as it is written (the terminal view). */
   readonly onLog?: (entry: LocalLogEntry) => void;
 }
@@ -220,11 +223,37 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     throw error;
   }
 
+  const faults = new FaultInjector(options.faults ?? {});
+  // An injected failure stands in for the function: it never runs, and the caller sees what
+  // Lambda reports for a function that threw or timed out.
+  const faultyInvoker: Pick<Invoker, "invoke"> = {
+    invoke: (fn, event, invokeOptions) => {
+      const fault = faults.invocation();
+      if (fault === undefined) return invoker.invoke(fn, event, invokeOptions);
+      log.write({
+        type: "invocation",
+        function: fn,
+        requestId: "injected-fault",
+        trigger: invokeOptions.trigger,
+        ...(invokeOptions.connectionId === undefined
+          ? {}
+          : { connectionId: invokeOptions.connectionId }),
+        durationMs: 0,
+        result: fault === "throws" ? "error" : "timeout",
+        error: `Fault injected by the local stage: the function ${fault === "throws" ? "threw" : "timed out"}`,
+      });
+      return Promise.resolve({
+        ok: false,
+        error: "Error: injected fault",
+        timedOut: fault === "timeout",
+      });
+    },
+  };
   const store = new S3Store();
   store.createBucket(connectionsBucket);
   const gateway = new Gateway({
     api: { apiId: "localstage", stage: LOCAL_STAGE, domainName: `${urlHost(host)}:${gatewayPort}` },
-    invoker,
+    invoker: faultyInvoker,
     log,
     idleTimeoutMs: options.idleTimeoutMs ?? LIMITS.idleTimeoutMs,
     maxConnectionMs: options.maxConnectionMs ?? LIMITS.maxConnectionMs,
@@ -233,7 +262,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
   const subscription =
     options.topicSubscriber === false || subscriber === undefined
       ? undefined
-      : new AsyncInvocations(invoker, subscriber, {
+      : new AsyncInvocations(faultyInvoker, subscriber, {
           trigger: "sns",
           timeoutMs: SUBSCRIBER_TIMEOUT_MS,
           ...(options.asyncRetryDelaysMs === undefined
@@ -241,9 +270,9 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
             : { retryDelaysMs: options.asyncRetryDelaysMs }),
         });
 
-  servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE));
+  servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE, faults));
   servers.gateway.on("upgrade", gateway.upgrade);
-  servers.s3.on("request", s3Listener(store));
+  servers.s3.on("request", s3Listener(store, faults));
   servers.sns.on(
     "request",
     snsListener(new Map([[topicArn, subscription && ((event) => subscription.send(event))]])),

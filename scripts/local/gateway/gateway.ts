@@ -85,6 +85,11 @@ class Connection implements ManagedConnection, ConnectionInfo {
     this.socket.close(1000);
   }
 
+  drop(): void {
+    this.closeCode ??= 1006;
+    this.socket.terminate();
+  }
+
   goAway(): void {
     this.closeCode ??= CLOSE_CODES.goingAway;
     this.socket.close(CLOSE_CODES.goingAway, "Going away");

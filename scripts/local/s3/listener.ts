@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { LIMITS } from "../../../functions/contract.js";
+import { type FaultInjector, NO_FAULTS } from "../faults.js";
 import { readBody } from "../http/request-body.js";
 import { decodeAwsChunked, isAwsChunked } from "./aws-chunked.js";
 import {
@@ -330,14 +331,37 @@ async function handle(
   }
 }
 
+/** PutObject, ListObjectsV2, DeleteObject and DeleteObjects: the calls faults may hit. */
+function isRegistryCall(request: IncomingMessage): boolean {
+  const url = new URL(request.url ?? "/", "http://s3.local");
+  if (request.method === "GET") return url.searchParams.get("list-type") === "2";
+  return true;
+}
+
 /** An HTTP request listener serving `store` as S3. */
-export function s3Listener(store: S3Store): RequestListener {
+export function s3Listener(store: S3Store, faults: FaultInjector = NO_FAULTS): RequestListener {
   return (request, response) => {
     response.setHeader(
       "x-amz-request-id",
       randomUUID().replace(/-/g, "").slice(0, 16).toUpperCase(),
     );
-    handle(store, request, response).catch((error: unknown) => {
+    const serve = async () => {
+      // Writes, lists and deletes are what the registry does; reads stay reliable.
+      if (
+        ["PUT", "POST", "DELETE", "GET"].includes(request.method ?? "") &&
+        isRegistryCall(request) &&
+        faults.s3()
+      ) {
+        request.resume();
+        throw new S3Error(
+          503,
+          "SlowDown",
+          "Please reduce your request rate. (fault injected by the local stage)",
+        );
+      }
+      await handle(store, request, response);
+    };
+    serve().catch((error: unknown) => {
       let s3Error: S3Error;
       if (error instanceof S3Error) s3Error = error;
       else if (error instanceof NoSuchBucketError) {
