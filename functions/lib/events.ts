@@ -34,6 +34,7 @@ export type DisconnectEvent = APIGatewayProxyWebsocketEventV2WithRequestContext<
   }
 > & {
   readonly headers?: APIGatewayProxyEventHeaders;
+  readonly multiValueHeaders?: APIGatewayProxyEventMultiValueHeaders;
 };
 
 export type MessageEvent = APIGatewayProxyWebsocketEventV2;

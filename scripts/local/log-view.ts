@@ -1,5 +1,5 @@
 import { styleText } from "node:util";
-import { parseFunctionLogLine } from "./function-log-line.js";
+import { parseFunctionLogLine } from "./lambda/function-log-line.js";
 import type { LocalLogEntry } from "./local-log.js";
 
 /**

@@ -141,4 +141,73 @@ describe("npm start", () => {
     expect(failure.stderr).toContain("npm run bundle");
     expect(failure.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it("closes idle connections and long ones after the times given on the command line, with 1001 and their $disconnect", async () => {
+    const stateDir = join(dir, "state-timeouts");
+    const [command, args, options] = cli([
+      "--port",
+      "0",
+      "--json",
+      "--dist-dir",
+      join(dir, "dist"),
+      "--idle-timeout",
+      "400",
+      "--max-connection",
+      "1200",
+    ]);
+    const started = spawn(command, args, {
+      env: { ...options.env, [STATE_DIR_ENV]: stateDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = started;
+    const lines = createInterface({ input: started.stdout });
+    const entries: LocalLogEntry[] = [];
+    let outputs: StageOutputs | undefined;
+    const disconnects: number[] = [];
+    let disconnected: () => void = () => {};
+    const bothDisconnected = new Promise<void>((resolve) => {
+      disconnected = resolve;
+    });
+    await new Promise<void>((resolve) => {
+      lines.on("line", (line) => {
+        const parsed = JSON.parse(line) as { type: string; outputs?: StageOutputs };
+        if (parsed.type === "ready") {
+          outputs = parsed.outputs;
+          resolve();
+          return;
+        }
+        const entry = parsed as LocalLogEntry;
+        entries.push(entry);
+        if (entry.type === "invocation" && entry.function === "disconnect") {
+          disconnects.push(1);
+          if (disconnects.length === 2) disconnected();
+        }
+      });
+    });
+    const idle = new WebSocket(outputs?.websocketUrl ?? "");
+    const busy = new WebSocket(outputs?.websocketUrl ?? "");
+    await Promise.all([once(idle, "open"), once(busy, "open")]);
+    // Activity every 100 ms keeps `busy` from idling out: only the maximum duration closes it.
+    const keepBusy = setInterval(() => busy.ping(), 100);
+    const idleClose = once(idle, "close");
+    const busyClose = once(busy, "close");
+    const [idleCode] = (await idleClose) as [number];
+    expect(busy.readyState).toBe(WebSocket.OPEN);
+    const [busyCode] = (await busyClose) as [number];
+    clearInterval(keepBusy);
+    expect([idleCode, busyCode]).toEqual([CLOSE_CODES.goingAway, CLOSE_CODES.goingAway]);
+    await bothDisconnected;
+    const exited = once(started, "exit");
+    started.kill("SIGINT");
+    expect(await exited).toEqual([0, null]);
+  }, 60_000);
+
+  it("exits 2 naming the option when a timeout is not a number of milliseconds", async () => {
+    const [command, args, options] = cli(["--idle-timeout", "soon"]);
+    const failure = (await promisify(execFile)(command, args, options).catch(
+      (e: unknown) => e,
+    )) as { code: number; stderr: string };
+    expect(failure.code).toBe(2);
+    expect(failure.stderr).toContain("--idle-timeout takes a whole number of milliseconds");
+  });
 });

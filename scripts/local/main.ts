@@ -1,8 +1,10 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS, LOCAL_STAGE } from "../../functions/contract.js";
+import { ARTIFACTS, LIMITS, LOCAL_STAGE } from "../../functions/contract.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
-import { buildBundles, bundlesOutdated } from "./bundles.js";
+import { millisecondsOption } from "../milliseconds-option.js";
+import { FaultPlanError, parseFaultPlan } from "./faults.js";
+import { buildBundles, bundlesOutdated } from "./lambda/bundles.js";
 import { renderLogEntry } from "./log-view.js";
 import { DEFAULT_PORTS, startLocalStage } from "./stage.js";
 
@@ -18,11 +20,19 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
   --s3-port <n>        S3                           (env WEBSOCKET_STAGES_S3_PORT, default ${DEFAULT_PORTS.s3})
   --sns-port <n>       SNS                          (env WEBSOCKET_STAGES_SNS_PORT, default ${DEFAULT_PORTS.sns})
                        0 picks any free port.
+  --idle-timeout <ms>  close a connection without traffic for <ms> with 1001 Going away
+                       (default ${LIMITS.idleTimeoutMs}: API Gateway's 10 minutes)
+  --max-connection <ms>
+                       close every connection <ms> after it opened, with 1001
+                       (default ${LIMITS.maxConnectionMs}: API Gateway's 2 hours)
+  --fault <plan>       inject faults, e.g. gone=0.1,throttle=0.05,error=0.05,slow=200,
+                       s3=0.1,throws=0.05,timeout=0.05 (shares 0–1; slow in ms); none by default
   --dist-dir <dir>     run the bundles in <dir> (e.g. a downloaded CI build) instead of dist/;
                        they are not rebuilt
   --json               print the outputs and every log entry as JSON lines
 
-Example: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
+Examples: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
+          npm start -- --idle-timeout 30000 --max-connection 120000
 `;
 
 /** Interrupts closer together than this are one Ctrl-C, relayed by the processes in between. */
@@ -58,6 +68,9 @@ runCommand(async () => {
       "s3-port": { type: "string" },
       "sns-port": { type: "string" },
       "dist-dir": { type: "string" },
+      "idle-timeout": { type: "string" },
+      fault: { type: "string" },
+      "max-connection": { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -67,7 +80,26 @@ runCommand(async () => {
   const snsPort = portOption("sns-port", args.values["sns-port"], "WEBSOCKET_STAGES_SNS_PORT");
   const host = args.values.host ?? (process.env.WEBSOCKET_STAGES_HOST || undefined);
   const json = args.values.json === true;
+  const idleTimeoutMs = millisecondsOption(
+    "--idle-timeout",
+    args.values["idle-timeout"],
+    LIMITS.idleTimeoutMs,
+    usage,
+  );
+  const maxConnectionMs = millisecondsOption(
+    "--max-connection",
+    args.values["max-connection"],
+    LIMITS.maxConnectionMs,
+    usage,
+  );
 
+  let faults: ReturnType<typeof parseFaultPlan> = {};
+  try {
+    faults = parseFaultPlan(args.values.fault ?? "");
+  } catch (error) {
+    if (!(error instanceof FaultPlanError)) throw error;
+    throw new UsageError(`--fault: ${error.message}\n\n${usage.trim()}`);
+  }
   const givenDist = args.values["dist-dir"];
   const distDir = givenDist === undefined ? join(ROOT, ARTIFACTS.dir) : resolve(givenDist);
   const outdated = givenDist === undefined ? await bundlesOutdated(ROOT, distDir) : undefined;
@@ -80,6 +112,9 @@ runCommand(async () => {
   const colour = process.stdout.isTTY && process.env.NO_COLOR === undefined;
   const stage = await startLocalStage({
     distDir,
+    idleTimeoutMs,
+    maxConnectionMs,
+    faults,
     ...(host === undefined ? {} : { host }),
     ...(port === undefined ? {} : { port }),
     ...(s3Port === undefined ? {} : { s3Port }),
@@ -100,6 +135,9 @@ runCommand(async () => {
         `  Connect    npm run connect -- ${LOCAL_STAGE}`,
         `  Publish    npm run send-data -- ${LOCAL_STAGE} '{"hello":"world"}'`,
         `  Logs       ${shortPath(stage.logFile)}   (Ctrl-C stops)`,
+        ...(Object.keys(faults).length === 0
+          ? []
+          : [`  FAULTS     injecting ${args.values.fault}: calls will fail on purpose`]),
         "",
       ].join("\n"),
     );

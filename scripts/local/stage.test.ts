@@ -182,7 +182,11 @@ describe("local stage end to end", () => {
     const frame = JSON.parse(await lastFrame(c, 4)) as { error: { code: string; message: string } };
     expect(frame.error.code).toBe("not_json");
     expect(frame.error.message).toMatch(/not JSON/);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Positive control: a pong comes back after every frame the gateway sent `a` before it, so
+    // a leaked error frame would be in `a.received` by then.
+    const pong = new Promise((resolve) => a.socket.once("pong", resolve));
+    a.socket.ping();
+    await pong;
     expect(a.received).toHaveLength(3);
   });
 

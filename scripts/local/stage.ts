@@ -24,14 +24,15 @@ import {
   recordStageOutputs,
   resolveStageOutputs,
 } from "../../smoke/outputs.js";
-import { AsyncInvocations } from "./async-invocations.js";
-import { connectionsListener } from "./connections.js";
-import { Gateway } from "./gateway.js";
-import { Invoker } from "./invoker.js";
+import { FaultInjector, type FaultPlan } from "./faults.js";
+import { connectionsListener } from "./gateway/connections.js";
+import { Gateway } from "./gateway/gateway.js";
+import { AsyncInvocations } from "./lambda/async-invocations.js";
+import { Invoker } from "./lambda/invoker.js";
 import { LocalLog, type LocalLogEntry } from "./local-log.js";
-import { s3Listener } from "./s3.js";
-import { S3Store } from "./s3-store.js";
-import { snsListener } from "./sns.js";
+import { s3Listener } from "./s3/listener.js";
+import { S3Store } from "./s3/store.js";
+import { snsListener } from "./sns/listener.js";
 
 /**
  * The local stage: the stage's API Gateway (WebSocket + @connections), S3 and SNS on 127.0.0.1,
@@ -58,6 +59,8 @@ export interface LocalStageOptions {
   readonly asyncRetryDelaysMs?: readonly number[];
   /** Folder of the bundles; default `dist/` of this repository. */
   readonly distDir?: string;
+  /** Faults to inject (reliability runs); none by default. */
+  readonly faults?: FaultPlan;
   /** Receives every log entry as it is written (the terminal view). */
   readonly onLog?: (entry: LocalLogEntry) => void;
 }
@@ -221,11 +224,37 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     throw error;
   }
 
+  const faults = new FaultInjector(options.faults ?? {});
+  // An injected failure stands in for the function: it never runs, and the caller sees what
+  // Lambda reports for a function that threw or timed out.
+  const faultyInvoker: Pick<Invoker, "invoke"> = {
+    invoke: (fn, event, invokeOptions) => {
+      const fault = faults.invocation();
+      if (fault === undefined) return invoker.invoke(fn, event, invokeOptions);
+      log.write({
+        type: "invocation",
+        function: fn,
+        requestId: "injected-fault",
+        trigger: invokeOptions.trigger,
+        ...(invokeOptions.connectionId === undefined
+          ? {}
+          : { connectionId: invokeOptions.connectionId }),
+        durationMs: 0,
+        result: fault === "throws" ? "error" : "timeout",
+        error: `Fault injected by the local stage: the function ${fault === "throws" ? "threw" : "timed out"}`,
+      });
+      return Promise.resolve({
+        ok: false,
+        error: "Error: injected fault",
+        timedOut: fault === "timeout",
+      });
+    },
+  };
   const store = new S3Store();
   store.createBucket(connectionsBucket);
   const gateway = new Gateway({
     api: { apiId: "localstage", stage: LOCAL_STAGE, domainName: `${urlHost(host)}:${gatewayPort}` },
-    invoker,
+    invoker: faultyInvoker,
     log,
     idleTimeoutMs: options.idleTimeoutMs ?? LIMITS.idleTimeoutMs,
     maxConnectionMs: options.maxConnectionMs ?? LIMITS.maxConnectionMs,
@@ -234,7 +263,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
   const subscription =
     options.topicSubscriber === false || subscriber === undefined
       ? undefined
-      : new AsyncInvocations(invoker, subscriber, {
+      : new AsyncInvocations(faultyInvoker, subscriber, {
           trigger: "sns",
           timeoutMs: SUBSCRIBER_TIMEOUT_MS,
           ...(options.asyncRetryDelaysMs === undefined
@@ -242,9 +271,9 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
             : { retryDelaysMs: options.asyncRetryDelaysMs }),
         });
 
-  servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE));
+  servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE, faults));
   servers.gateway.on("upgrade", gateway.upgrade);
-  servers.s3.on("request", s3Listener(store));
+  servers.s3.on("request", s3Listener(store, faults));
   servers.sns.on(
     "request",
     snsListener(new Map([[topicArn, subscription && ((event) => subscription.send(event))]])),

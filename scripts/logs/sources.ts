@@ -1,5 +1,5 @@
 import { FUNCTION_NAMES, type FunctionName } from "../../functions/contract.js";
-import { parseFunctionLogLine } from "../local/function-log-line.js";
+import { parseFunctionLogLine } from "../local/lambda/function-log-line.js";
 
 /** What `npm run logs` can show: each function's log, and the API's (access log / gateway). */
 export type LogSource = FunctionName | "api";

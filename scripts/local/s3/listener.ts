@@ -1,15 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { XMLParser } from "fast-xml-parser";
-import { LIMITS } from "../../functions/contract.js";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { LIMITS } from "../../../functions/contract.js";
+import { type FaultInjector, NO_FAULTS } from "../faults.js";
+import { readBody } from "../http/request-body.js";
 import { decodeAwsChunked, isAwsChunked } from "./aws-chunked.js";
-import { readBody } from "./request-body.js";
 import {
   BucketNotEmptyError,
   NoSuchBucketError,
   type S3Store,
   type StoredObject,
-} from "./s3-store.js";
+} from "./store.js";
 
 /**
  * The S3 REST subset the registry and its tools use, served path-style (`/{bucket}/{key}`) over an
@@ -94,10 +95,26 @@ const deleteParser = new XMLParser({
   isArray: (name) => name === "Object",
 });
 
+const malformedXml = () =>
+  new S3Error(
+    400,
+    "MalformedXML",
+    "The XML you provided was not well-formed or did not validate against our published schema.",
+  );
+
+/**
+ * The keys of a DeleteObjects body. Anything but a plain well-formed document is S3's
+ * MalformedXML: a DOCTYPE (entities are never expanded), or an element named like an object's
+ * own properties, which the parser would refuse with an exception.
+ */
 function parseDeleteRequest(xml: string): { keys: string[]; quiet: boolean } {
-  const parsed = deleteParser.parse(xml) as {
-    Delete?: { Object?: { Key?: unknown }[]; Quiet?: unknown };
-  };
+  if (XMLValidator.validate(xml) !== true || /<!DOCTYPE/i.test(xml)) throw malformedXml();
+  let parsed: { Delete?: { Object?: { Key?: unknown }[]; Quiet?: unknown } };
+  try {
+    parsed = deleteParser.parse(xml);
+  } catch {
+    throw malformedXml();
+  }
   const objects = parsed.Delete?.Object;
   if (objects === undefined) {
     throw new S3Error(
@@ -181,6 +198,15 @@ function listObjectsV2(store: S3Store, bucket: string, query: URLSearchParams): 
   return `<ListBucketResult xmlns="${XMLNS}">${parts.join("")}</ListBucketResult>`;
 }
 
+/** A path segment's text; a bad escape (`%ZZ`, or bytes that are not UTF-8) is S3's InvalidURI. */
+function decodeUriPart(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new S3Error(400, "InvalidURI", "Couldn't parse the specified URI.");
+  }
+}
+
 async function handle(
   store: S3Store,
   request: IncomingMessage,
@@ -189,8 +215,8 @@ async function handle(
   const url = new URL(request.url ?? "/", "http://s3.local");
   const method = request.method ?? "GET";
   const [bucketSegment = "", ...keySegments] = url.pathname.slice(1).split("/");
-  const bucket = decodeURIComponent(bucketSegment);
-  const key = decodeURIComponent(keySegments.join("/"));
+  const bucket = decodeUriPart(bucketSegment);
+  const key = decodeUriPart(keySegments.join("/"));
   const query = url.searchParams;
 
   if (bucket === "") {
@@ -305,14 +331,37 @@ async function handle(
   }
 }
 
+/** PutObject, ListObjectsV2, DeleteObject and DeleteObjects: the calls faults may hit. */
+function isRegistryCall(request: IncomingMessage): boolean {
+  const url = new URL(request.url ?? "/", "http://s3.local");
+  if (request.method === "GET") return url.searchParams.get("list-type") === "2";
+  return true;
+}
+
 /** An HTTP request listener serving `store` as S3. */
-export function s3Listener(store: S3Store): RequestListener {
+export function s3Listener(store: S3Store, faults: FaultInjector = NO_FAULTS): RequestListener {
   return (request, response) => {
     response.setHeader(
       "x-amz-request-id",
       randomUUID().replace(/-/g, "").slice(0, 16).toUpperCase(),
     );
-    handle(store, request, response).catch((error: unknown) => {
+    const serve = async () => {
+      // Writes, lists and deletes are what the registry does; reads stay reliable.
+      if (
+        ["PUT", "POST", "DELETE", "GET"].includes(request.method ?? "") &&
+        isRegistryCall(request) &&
+        faults.s3()
+      ) {
+        request.resume();
+        throw new S3Error(
+          503,
+          "SlowDown",
+          "Please reduce your request rate. (fault injected by the local stage)",
+        );
+      }
+      await handle(store, request, response);
+    };
+    serve().catch((error: unknown) => {
       let s3Error: S3Error;
       if (error instanceof S3Error) s3Error = error;
       else if (error instanceof NoSuchBucketError) {

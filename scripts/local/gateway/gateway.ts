@@ -1,11 +1,11 @@
 import type { IncomingMessage } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import { setTimeout as delay } from "node:timers/promises";
 import { WebSocket, WebSocketServer } from "ws";
-import { CLOSE_CODES, LIMITS, ROUTE_KEYS } from "../../functions/contract.js";
+import { CLOSE_CODES, LIMITS, ROUTE_KEYS } from "../../../functions/contract.js";
+import type { Invoker } from "../lambda/invoker.js";
+import type { LocalLog } from "../local-log.js";
 import type { ConnectionDirectory, ManagedConnection } from "./connections.js";
-import { FrameLimit } from "./frame-limit.js";
 import {
   type ApiInfo,
   type ConnectionInfo,
@@ -14,9 +14,9 @@ import {
   type GatewayEvent,
   messageEvent,
   newConnectionId,
-} from "./gateway-events.js";
-import type { Invoker } from "./invoker.js";
-import type { LocalLog } from "./local-log.js";
+} from "./events.js";
+import { FrameLimit } from "./frame-limit.js";
+import { handshakeRefusal } from "./handshake.js";
 import { routeFunction, selectRoute } from "./route-selection.js";
 
 /**
@@ -85,6 +85,11 @@ class Connection implements ManagedConnection, ConnectionInfo {
     this.socket.close(1000);
   }
 
+  drop(): void {
+    this.closeCode ??= 1006;
+    this.socket.terminate();
+  }
+
   goAway(): void {
     this.closeCode ??= CLOSE_CODES.goingAway;
     this.socket.close(CLOSE_CODES.goingAway, "Going away");
@@ -105,10 +110,18 @@ function isUtf8(data: Buffer): boolean {
   }
 }
 
-function refuse(socket: Duplex, status: number, message: string): void {
+function refuse(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   const body = JSON.stringify({ message });
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\nConnection: close\r\n${extra}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 
@@ -120,6 +133,8 @@ export class Gateway implements ConnectionDirectory {
   private readonly open = new Map<string, Connection>();
   private readonly pending = new Set<Promise<unknown>>();
   private closing = false;
+  /** Called whenever a connection or a tracked piece of work ends (close() waits on it). */
+  private changed: (() => void) | undefined;
 
   constructor(private readonly options: GatewayOptions) {}
 
@@ -136,9 +151,18 @@ export class Gateway implements ConnectionDirectory {
   async close(): Promise<void> {
     this.closing = true;
     for (const connection of this.open.values()) connection.goAway();
-    const deadline = Date.now() + DRAIN_MS;
-    while ((this.open.size > 0 || this.pending.size > 0) && Date.now() < deadline) {
-      await delay(20);
+    // Each close and each finished $disconnect calls `changed`: wait on those, not on a clock.
+    const drained = () => this.open.size === 0 && this.pending.size === 0;
+    if (!drained()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_MS);
+        this.changed = () => {
+          if (!drained()) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.changed = undefined;
     }
     for (const connection of this.open.values()) connection.socket.terminate();
     this.server.close();
@@ -146,7 +170,10 @@ export class Gateway implements ConnectionDirectory {
 
   private track(work: Promise<unknown>): void {
     this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
+    void work.finally(() => {
+      this.pending.delete(work);
+      this.changed?.();
+    });
   }
 
   private async handshake(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -155,6 +182,10 @@ export class Gateway implements ConnectionDirectory {
     if (this.closing) return refuse(socket, 503, "The local stage is shutting down");
     if (path !== `/${api.stage}` && path !== `/${api.stage}/`) {
       return refuse(socket, 403, `Forbidden: connect to /${api.stage}`);
+    }
+    const refusal = handshakeRefusal(request);
+    if (refusal !== undefined) {
+      return refuse(socket, refusal.status, refusal.message, refusal.headers);
     }
     const info: ConnectionInfo = {
       connectionId: newConnectionId(),
@@ -224,16 +255,19 @@ export class Gateway implements ConnectionDirectory {
       event: "connected",
       connectionId: info.connectionId,
     });
-    let frameTooBig = false;
-    const frameLimit = new FrameLimit(LIMITS.frameBytes, () => {
-      frameTooBig = true;
+    /** Messages ws may still deliver: those wholly before an oversized frame. */
+    let deliverable = Number.POSITIVE_INFINITY;
+    let received = 0;
+    const frameLimit = new FrameLimit(LIMITS.frameBytes, (_frameBytes, messagesBefore) => {
+      deliverable = messagesBefore;
       connection.closeCode ??= CLOSE_CODES.messageTooBig;
       socket.close(CLOSE_CODES.messageTooBig, "Message too big");
     });
     // Ahead of ws's own listener, so an oversized frame is flagged before ws can deliver it.
     raw.prependListener("data", (chunk: Buffer) => frameLimit.push(chunk));
     socket.on("message", (data: Buffer, isBinary) => {
-      if (frameTooBig) return;
+      received += 1;
+      if (received > deliverable) return;
       connection.touch();
       this.track(this.route(connection, data, isBinary));
     });
@@ -248,6 +282,7 @@ export class Gateway implements ConnectionDirectory {
       const code = connection.closeCode ?? received;
       connection.stopTimers();
       this.open.delete(info.connectionId);
+      this.changed?.();
       const reasonText = reason.toString("utf8");
       this.options.log.write({
         type: "gateway",

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { FUNCTION_NAMES } from "../../functions/contract.js";
-import { ExpectedError } from "../../smoke/errors.js";
+import { FUNCTION_NAMES } from "../../../functions/contract.js";
+import { ExpectedError } from "../../../smoke/errors.js";
 import { bundlePath } from "./invoker.js";
 
 /**

@@ -9,12 +9,24 @@ import {
 } from "@aws-sdk/client-sns";
 import type { SNSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { snsListener } from "./sns.js";
+import { snsListener } from "./listener.js";
 
 const topicArn = "arn:aws:sns:us-east-1:000000000000:websocket-stages-local";
 const silentTopicArn = "arn:aws:sns:us-east-1:000000000000:no-subscriber";
 let server: Server;
 let client: SNSClient;
+let endpoint: string;
+
+/** A raw query-protocol POST, for requests the SDK would never send. */
+async function post(form: string): Promise<{ status: number; code: string | undefined }> {
+  const response = await fetch(endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: form,
+  });
+  const text = await response.text();
+  return { status: response.status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
+}
 const delivered: SNSEvent[] = [];
 
 beforeAll(async () => {
@@ -26,8 +38,9 @@ beforeAll(async () => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
+  endpoint = `http://127.0.0.1:${port}`;
   client = new SNSClient({
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     region: "us-east-1",
     credentials: { accessKeyId: "any", secretAccessKey: "thing" },
   });
@@ -109,6 +122,32 @@ describe("local SNS with the real SNS client", () => {
         new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }),
       ),
     ).rejects.toMatchObject({ name: "TooManyEntriesInBatchRequestException" });
+    expect(delivered).toEqual([]);
+  });
+
+  it("counts message attributes in the 256 KB message limit, reading 10,000 of them in one pass", async () => {
+    const form = new URLSearchParams({ Action: "Publish", TopicArn: topicArn, Message: "x" });
+    const value = "v".repeat(30);
+    for (let n = 1; n <= 10_000; n++) {
+      form.set(`MessageAttributes.entry.${n}.Name`, `attribute${n}`);
+      form.set(`MessageAttributes.entry.${n}.Value.DataType`, "String");
+      form.set(`MessageAttributes.entry.${n}.Value.StringValue`, value);
+    }
+    expect(await post(form.toString())).toEqual({ status: 400, code: "InvalidParameter" });
+    expect(delivered).toEqual([]);
+    // Positive control: the same request with ten attributes is delivered.
+    const few = new URLSearchParams([...form].filter(([name]) => !/entry\.\d{2,}\./.test(name)));
+    expect(await post(few.toString())).toMatchObject({ status: 200 });
+    expect(Object.keys(delivered[0]?.Records[0]?.Sns.MessageAttributes ?? {})).toHaveLength(9);
+  });
+
+  it("answers a body over the limit with SNS's InvalidParameter, not a server error", async () => {
+    const form = new URLSearchParams({
+      Action: "Publish",
+      TopicArn: topicArn,
+      Message: "€".repeat(4 * 1024 * 1024),
+    });
+    expect(await post(form.toString())).toEqual({ status: 400, code: "InvalidParameter" });
     expect(delivered).toEqual([]);
   });
 });

@@ -10,7 +10,8 @@ import {
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { LIMITS } from "../../functions/contract.js";
+import { LIMITS } from "../../../functions/contract.js";
+import { FaultInjector } from "../faults.js";
 import { connectionsListener, type ManagedConnection } from "./connections.js";
 
 /** A connection id with every character the SDK must escape. */
@@ -19,6 +20,7 @@ let server: Server;
 let client: ApiGatewayManagementApiClient;
 let posted: Buffer[];
 let disconnected: number;
+let dropped = 0;
 let bufferFull: boolean;
 
 const connection: ManagedConnection = {
@@ -33,6 +35,9 @@ const connection: ManagedConnection = {
   },
   disconnect: () => {
     disconnected += 1;
+  },
+  drop: () => {
+    dropped += 1;
   },
 };
 
@@ -119,5 +124,44 @@ describe("Management API with the real SDK client", () => {
       name: "LimitExceededException",
       $metadata: { httpStatusCode: 429 },
     });
+  });
+
+  it("injects the faults it is given: 410 drops the connection, 429 and 500 leave it", async () => {
+    const draws = [0, 0.99, 0, 0.99, 0.99, 0];
+    const faults = new FaultInjector(
+      { gone: 0.5, throttle: 0.5, error: 0.5 },
+      () => draws.shift() ?? 1,
+    );
+    const faulty = createServer(
+      connectionsListener(
+        { connection: (connectionId) => (connectionId === id ? connection : undefined) },
+        "local",
+        faults,
+      ),
+    );
+    faulty.listen(0, "127.0.0.1");
+    await once(faulty, "listening");
+    const { port } = faulty.address() as AddressInfo;
+    const direct = new ApiGatewayManagementApiClient({
+      endpoint: `http://127.0.0.1:${port}/local`,
+      region: "us-east-1",
+      credentials: { accessKeyId: "any", secretAccessKey: "thing" },
+      maxAttempts: 1,
+    });
+    const post = () =>
+      direct.send(new PostToConnectionCommand({ ConnectionId: id, Data: "x" })).then(
+        () => "ok",
+        (error: { name: string }) => error.name,
+      );
+    const droppedBefore = dropped;
+    expect([await post(), await post(), await post(), await post()]).toEqual([
+      "GoneException",
+      "LimitExceededException",
+      "InternalServerErrorException",
+      "ok",
+    ]);
+    expect(dropped - droppedBefore).toBe(1);
+    direct.destroy();
+    faulty.close();
   });
 });

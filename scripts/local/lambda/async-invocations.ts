@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { FunctionName } from "../../functions/contract.js";
+import type { FunctionName } from "../../../functions/contract.js";
 import type { Invoker } from "./invoker.js";
 
 /**
@@ -28,6 +28,11 @@ export class AsyncInvocations {
     const work = this.attempt(event);
     this.running.add(work);
     void work.finally(() => this.running.delete(work));
+  }
+
+  /** Waits until every queued invocation has ended, its retries included. */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
   /** Cancels pending retries and waits for invocations already running. */

@@ -10,10 +10,10 @@ import {
   LOCAL,
   LOCAL_STAGE,
   resourceNames,
-} from "../../functions/contract.js";
-import { ExpectedError } from "../../smoke/errors.js";
+} from "../../../functions/contract.js";
+import { ExpectedError } from "../../../smoke/errors.js";
+import type { LocalLog } from "../local-log.js";
 import { captureFunctionOutput, withinInvocation } from "./function-output.js";
-import type { LocalLog } from "./local-log.js";
 
 /**
  * Runs the built bundles (`dist/<fn>/index.mjs`) the way Lambda does: the environment is in place

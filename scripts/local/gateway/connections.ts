@@ -1,6 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { LIMITS } from "../../functions/contract.js";
-import { BodyTooLargeError, readBody } from "./request-body.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { LIMITS } from "../../../functions/contract.js";
+import { type FaultInjector, NO_FAULTS } from "../faults.js";
+import { BodyTooLargeError, readBody } from "../http/request-body.js";
 
 /**
  * The API Gateway Management API (`@connections`) at `/{stage}/@connections/{id}`: POST sends a
@@ -17,6 +19,8 @@ export interface ManagedConnection {
   /** False when the client is not reading fast enough (its buffer is full). */
   post(data: Buffer): boolean;
   disconnect(): void;
+  /** Ends the connection without a close handshake, as a client that vanished. */
+  drop(): void;
 }
 
 export interface ConnectionDirectory {
@@ -42,6 +46,7 @@ function sendJson(
 async function handle(
   directory: ConnectionDirectory,
   stage: string,
+  faults: FaultInjector,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
@@ -64,9 +69,23 @@ async function handle(
     sendJson(response, 403, { message: "Forbidden" }, "ForbiddenException");
     return;
   }
-  if (connection === undefined) {
+  if (faults.slowMs > 0) await delay(faults.slowMs);
+  const fault = connection === undefined ? undefined : faults.connections();
+  if (connection === undefined || fault === "gone") {
+    // An injected 410 is a client that vanished: the connection goes too, as on AWS.
+    if (fault === "gone") connection?.drop();
     request.resume();
     sendJson(response, 410, { message: null }, "GoneException");
+    return;
+  }
+  if (fault === "throttle") {
+    request.resume();
+    sendJson(response, 429, { message: "Too Many Requests" }, "LimitExceededException");
+    return;
+  }
+  if (fault === "error") {
+    request.resume();
+    sendJson(response, 500, { message: "Internal server error" }, "InternalServerErrorException");
     return;
   }
   switch (method) {
@@ -106,9 +125,10 @@ async function handle(
 export function connectionsListener(
   directory: ConnectionDirectory,
   stage: string,
+  faults: FaultInjector = NO_FAULTS,
 ): RequestListener {
   return (request, response) => {
-    handle(directory, stage, request, response).catch((error: unknown) => {
+    handle(directory, stage, faults, request, response).catch((error: unknown) => {
       if (response.headersSent) response.destroy();
       else
         sendJson(

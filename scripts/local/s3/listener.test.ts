@@ -18,8 +18,8 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { s3Listener } from "./s3.js";
-import { S3Store } from "./s3-store.js";
+import { s3Listener } from "./listener.js";
+import { S3Store } from "./store.js";
 
 /** The AWS CLI is on some machines (this project's CI image), not on a user's: test it when present. */
 const awsCli = (() => {
@@ -243,4 +243,31 @@ describe("local S3 with the real S3 client", () => {
       expect(copied.stdout).toBe("{}");
     },
   );
+
+  it("answers malformed paths and DeleteObjects bodies with S3's 400 errors, not 500", async () => {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const answer = async (path: string, init?: RequestInit) => {
+      const response = await fetch(`${endpoint}${path}`, init);
+      const text = await response.text();
+      return `${response.status} ${/<Code>([^<]*)<\/Code>/.exec(text)?.[1]}`;
+    };
+    const deleteWith = (xml: string) => answer(`/${bucket}?delete`, { method: "POST", body: xml });
+    expect(await answer(`/${bucket}/bad%ZZkey`)).toBe("400 InvalidURI");
+    expect(await answer(`/${bucket}/bad%FFkey`)).toBe("400 InvalidURI");
+    expect(await answer("/bad%ZZbucket")).toBe("400 InvalidURI");
+    expect(await deleteWith("<Delete><Object><Key>a</Key></Object>")).toBe("400 MalformedXML");
+    expect(
+      await deleteWith(
+        '<!DOCTYPE x [<!ENTITY e "y">]><Delete><Object><Key>&e;</Key></Object></Delete>',
+      ),
+    ).toBe("400 MalformedXML");
+    expect(await deleteWith("<Delete><__proto__><Key>a</Key></__proto__></Delete>")).toBe(
+      "400 MalformedXML",
+    );
+    // Positive control: the same helpers, well-formed, succeed.
+    expect(await answer(`/${bucket}/good%2Bkey`)).toBe("404 NoSuchKey");
+    expect(await deleteWith("<Delete><Object><Key>a</Key></Object></Delete>")).toBe(
+      "200 undefined",
+    );
+  });
 });

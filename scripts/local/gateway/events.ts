@@ -1,30 +1,19 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type {
-  APIGatewayEventWebsocketRequestContextV2,
-  APIGatewayProxyEventHeaders,
-  APIGatewayProxyEventMultiValueHeaders,
-  APIGatewayProxyWebsocketEventV2WithRequestContext,
-} from "aws-lambda";
+import type { APIGatewayEventWebsocketRequestContextV2 } from "aws-lambda";
+import type { ConnectEvent, DisconnectEvent, MessageEvent } from "../../../functions/lib/events.js";
 
 /**
- * The events API Gateway sends a WebSocket integration. @types/aws-lambda's context lacks the
- * fields API Gateway adds for $connect (identity, headers) and $disconnect (status code, reason),
- * and marks messageId required though only MESSAGE events carry it.
+ * The events the gateway sends its integrations, typed as the handlers accept them
+ * (functions/lib/events.ts): the compiler checks what the local stage builds against what the
+ * functions read.
  */
-export interface WebsocketRequestContext
-  extends Omit<APIGatewayEventWebsocketRequestContextV2, "messageId"> {
-  readonly messageId?: string;
-  readonly identity: { readonly sourceIp: string; readonly userAgent?: string };
-  readonly disconnectStatusCode?: number;
-  readonly disconnectReason?: string;
-}
+export type GatewayEvent = ConnectEvent | DisconnectEvent | MessageEvent;
 
-export type GatewayEvent =
-  APIGatewayProxyWebsocketEventV2WithRequestContext<WebsocketRequestContext> & {
-    headers?: APIGatewayProxyEventHeaders;
-    multiValueHeaders?: APIGatewayProxyEventMultiValueHeaders;
-  };
+/** Every event's requestContext; API Gateway adds identity to each, messageId only to MESSAGE. */
+type RequestContext = Omit<APIGatewayEventWebsocketRequestContextV2, "messageId"> & {
+  readonly identity: { readonly sourceIp: string; readonly userAgent?: string };
+};
 
 /** What the gateway knows about a connection, from its handshake. */
 export interface ConnectionInfo {
@@ -64,8 +53,8 @@ function requestContext(
   api: ApiInfo,
   connection: ConnectionInfo,
   routeKey: string,
-  eventType: WebsocketRequestContext["eventType"],
-): WebsocketRequestContext {
+  eventType: RequestContext["eventType"],
+): RequestContext {
   const now = new Date();
   const id = requestId();
   return {
@@ -99,7 +88,7 @@ export function connectEvent(
   api: ApiInfo,
   connection: ConnectionInfo,
   request: IncomingMessage,
-): GatewayEvent {
+): ConnectEvent {
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i] as string;
@@ -111,7 +100,10 @@ export function connectEvent(
   const headers = Object.fromEntries(
     Object.entries(multiValueHeaders).map(([name, values]) => [name, values.join(",")]),
   );
-  const event: GatewayEvent = {
+  const event: ConnectEvent & {
+    multiValueQueryStringParameters?: Record<string, string[]>;
+    queryStringParameters?: Record<string, string>;
+  } = {
     headers,
     multiValueHeaders,
     requestContext: requestContext(api, connection, "$connect", "CONNECT"),
@@ -136,7 +128,7 @@ export function messageEvent(
   routeKey: string,
   data: Buffer,
   isBinary: boolean,
-): GatewayEvent {
+): MessageEvent {
   return {
     requestContext: {
       ...requestContext(api, connection, routeKey, "MESSAGE"),
@@ -152,7 +144,7 @@ export function disconnectEvent(
   connection: ConnectionInfo,
   statusCode: number,
   reason: string,
-): GatewayEvent {
+): DisconnectEvent {
   return {
     headers: { Host: api.domainName, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": "" },
     multiValueHeaders: {

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { CLOSE_CODES, FUNCTION_NAMES, LIMITS, STATE_DIR_ENV } from "../../functions/contract.js";
-import { resolveStageOutputs } from "../../smoke/outputs.js";
-import type { GatewayEvent } from "./gateway-events.js";
-import { type RunningLocalStage, startLocalStage } from "./stage.js";
+import { CLOSE_CODES, FUNCTION_NAMES, LIMITS, STATE_DIR_ENV } from "../../../functions/contract.js";
+import type { ConnectEvent, DisconnectEvent, MessageEvent } from "../../../functions/lib/events.js";
+import { resolveStageOutputs } from "../../../smoke/outputs.js";
+import { type RunningLocalStage, startLocalStage } from "../stage.js";
 
 /**
  * The gateway's API Gateway behaviour, driven through stand-in bundles that record every event
@@ -18,7 +18,12 @@ import { type RunningLocalStage, startLocalStage } from "./stage.js";
 
 interface Recorded {
   fn: string;
-  event: GatewayEvent & { Records?: unknown[] };
+  /** Whichever event the function got: read the fields of the kind the test expects. */
+  event: ConnectEvent &
+    Omit<MessageEvent, "requestContext"> & {
+      requestContext: DisconnectEvent["requestContext"];
+      Records?: unknown[];
+    };
 }
 declare global {
   var gatewayTestEvents: Recorded[];
@@ -114,6 +119,49 @@ function closed(socket: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) =>
     socket.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
   );
+}
+
+/** Sends a hand-made upgrade request; resolves with the status and the socket, left open. */
+async function rawUpgrade(
+  lines: readonly string[],
+): Promise<{ status: number; socket: import("node:net").Socket }> {
+  const url = new URL(stage?.outputs.websocketUrl ?? "");
+  const socket = connectSocket(Number(url.port), url.hostname);
+  await once(socket, "connect");
+  socket.write(`${[...lines, `Host: ${url.host}`].join("\r\n")}\r\n\r\n`);
+  // Not `for await`: leaving that loop would destroy the socket.
+  const head = await new Promise<string>((resolve, reject) => {
+    let received = "";
+    const onData = (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      if (!received.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      resolve(received);
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+  });
+  return { status: Number(head.split(" ")[1]), socket };
+}
+
+const VALID_UPGRADE = [
+  "GET /local HTTP/1.1",
+  "Connection: Upgrade",
+  "Upgrade: websocket",
+  "Sec-WebSocket-Version: 13",
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+];
+
+/** A client frame (masked, as RFC 6455 requires), FIN set. */
+function clientFrame(opcode: number, payload: Buffer): Buffer {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const length = payload.length;
+  const header =
+    length < 126
+      ? Buffer.from([0x80 | opcode, 0x80 | length])
+      : Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] as number)));
+  return Buffer.concat([header, mask, masked]);
 }
 
 describe("local gateway", () => {
@@ -255,6 +303,52 @@ describe("local gateway", () => {
     expect(events("message")).toEqual([]);
   });
 
+  it("refuses a malformed handshake before $connect runs, so nothing is registered", async () => {
+    await start();
+    const replace = (name: string, line?: string) =>
+      VALID_UPGRADE.filter((l) => !l.startsWith(name)).concat(line === undefined ? [] : [line]);
+    const malformed = [
+      replace("Sec-WebSocket-Key"),
+      replace("Sec-WebSocket-Key", "Sec-WebSocket-Key: c2hvcnQ="),
+      replace("Upgrade:", "Upgrade: h2c"),
+      replace("Sec-WebSocket-Version", "Sec-WebSocket-Version: 99"),
+      [...VALID_UPGRADE, "Sec-WebSocket-Protocol: a,,b"],
+      ["POST /local HTTP/1.1", ...VALID_UPGRADE.slice(1), "Content-Length: 0"],
+    ];
+    const statuses: number[] = [];
+    for (const lines of malformed) {
+      const { status, socket } = await rawUpgrade(lines);
+      socket.destroy();
+      statuses.push(status);
+    }
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 405]);
+    // Positive control: the same helper with a valid handshake does reach $connect.
+    const { status, socket } = await rawUpgrade(VALID_UPGRADE);
+    socket.destroy();
+    expect(status).toBe(101);
+    expect(events("connect")).toHaveLength(1);
+  });
+
+  it("delivers a frame that arrives in the same read as an oversized frame after it", async () => {
+    await start();
+    const { status, socket } = await rawUpgrade(VALID_UPGRADE);
+    expect(status).toBe(101);
+    // The gateway's close frame is all it sends here; leaving then ends the connection at once.
+    socket.once("data", () => socket.destroy());
+    socket.write(
+      Buffer.concat([
+        clientFrame(0x1, Buffer.from("before the big one")),
+        clientFrame(0x1, Buffer.alloc(LIMITS.frameBytes + 1, "z")),
+      ]),
+    );
+    const [disconnect] = await until(
+      () => events("disconnect").length > 0 && events("disconnect"),
+      "$disconnect",
+    );
+    expect(disconnect?.requestContext.disconnectStatusCode).toBe(CLOSE_CODES.messageTooBig);
+    expect(events("message").map((event) => event.body)).toEqual(["before the big one"]);
+  });
+
   it("closes idle connections with 1001", async () => {
     await start({ idleTimeoutMs: 150 });
     const socket = await connect();
@@ -304,7 +398,11 @@ describe("local gateway", () => {
     );
     sns.destroy();
     expect(published.MessageId).toBeTruthy();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // SNS hands a message to its subscriber before answering the publish, so an invocation would
+    // have started by now. Positive control: a frame sent afterwards is recorded by its function.
+    const socket = await connect();
+    socket.send("after the publish");
+    await until(() => events("message").length > 0, "the message after the publish");
     expect(events("subscriber")).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { FunctionName } from "../../functions/contract.js";
+import type { FunctionName } from "../../../functions/contract.js";
 
 /**
  * Lambda captures what a function writes to stdout and stderr into its log stream. The local stage

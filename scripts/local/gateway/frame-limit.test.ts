@@ -50,4 +50,21 @@ describe("frame limit", () => {
       expect(exceeded).toEqual([5_000]);
     }
   });
+
+  it("counts the whole messages ahead of the oversized frame, not control frames or fragments", () => {
+    const messagesBefore: number[] = [];
+    const limit = new FrameLimit(100, (_bytes, before) => messagesBefore.push(before));
+    limit.push(
+      Buffer.concat([
+        frame(10),
+        frame(0, 0x2),
+        frame(5, 0x9),
+        frame(20, 0x1, false),
+        frame(20, 0x0),
+        frame(30, 0x1, false),
+        header(101, 0x0),
+      ]),
+    );
+    expect(messagesBefore).toEqual([3]);
+  });
 });

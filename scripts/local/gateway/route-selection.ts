@@ -5,7 +5,7 @@ import {
   ROUTE_SELECTION_FIELD,
   type RouteKey,
   SERVED_ROUTE_KEYS,
-} from "../../functions/contract.js";
+} from "../../../functions/contract.js";
 
 /**
  * API Gateway's route selection for `$request.body.<field>`: a JSON frame's field value, as a

@@ -5,14 +5,20 @@ import type { InvocationOutcome, InvokeOptions } from "./invoker.js";
 /** An invoker whose invocations fail `failures` times, then succeed; it records every attempt. */
 function flakyInvoker(failures: number) {
   const attempts: (number | undefined)[] = [];
+  let attempted: () => void = () => {};
+  const firstAttempt = new Promise<void>((resolve) => {
+    attempted = resolve;
+  });
   return {
     attempts,
+    firstAttempt,
     invoke: async (
       _fn: string,
       _event: unknown,
       options: InvokeOptions,
     ): Promise<InvocationOutcome> => {
       attempts.push(options.attempt);
+      attempted();
       return attempts.length <= failures
         ? { ok: false, error: "Error: down", timedOut: false }
         : { ok: true, result: undefined };
@@ -29,7 +35,7 @@ describe("asynchronous invocations", () => {
       retryDelaysMs: [5, 5],
     });
     invocations.send({});
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await invocations.settled();
     expect(invoker.attempts).toEqual([1, 2, 3]);
   });
 
@@ -41,7 +47,7 @@ describe("asynchronous invocations", () => {
       retryDelaysMs: [5, 5],
     });
     invocations.send({});
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await invocations.settled();
     expect(invoker.attempts).toEqual([1, 2]);
   });
 
@@ -53,7 +59,7 @@ describe("asynchronous invocations", () => {
       retryDelaysMs: [5, 5],
     });
     invocations.send({});
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await invocations.settled();
     expect(invoker.attempts).toEqual([1, 2, 3]);
   });
 
@@ -65,7 +71,7 @@ describe("asynchronous invocations", () => {
       retryDelaysMs: [60_000],
     });
     invocations.send({});
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await invoker.firstAttempt;
     // Waiting out the minute-long retry would exceed the test timeout.
     await invocations.drain();
     expect(invoker.attempts).toEqual([1]);

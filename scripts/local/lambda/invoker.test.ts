@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FUNCTION_NAMES } from "../../functions/contract.js";
+import { FUNCTION_NAMES } from "../../../functions/contract.js";
+import { LocalLog, type LocalLogEntry } from "../local-log.js";
 import { Invoker, MAX_ENVIRONMENTS_PER_FUNCTION } from "./invoker.js";
-import { LocalLog, type LocalLogEntry } from "./local-log.js";
 
 let dir: string;
 let invoker: Invoker | undefined;

@@ -1,0 +1,164 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { startLocalStage } from "../local/stage.js";
+import { sampleFrames } from "./frames.js";
+import { type FuzzReport, fuzzFrames } from "./fuzz.js";
+import { type LoadReport, loadRun } from "./load.js";
+
+/** One reliability run against a fresh local stage on 127.0.0.1 (any free ports). */
+
+export interface ReliabilityOptions {
+  readonly distDir: string;
+  readonly frames: number;
+  readonly seed: number;
+  /** Deepest nesting the fuzzer sends. */
+  readonly maxDepth: number;
+  readonly clients: number;
+  readonly messages: number;
+  readonly killShare: number;
+  /** Broadcasts must come out byte for byte as sent (issue 12 finding 4). */
+  readonly requireVerbatim: boolean;
+  readonly onProgress?: (line: string) => void;
+}
+
+export interface MemoryReport {
+  readonly heapBeforeMb: number;
+  readonly heapAfterMb: number;
+  /** The heap grew by more than the tolerance between before and after. */
+  readonly leaked: boolean;
+}
+
+export interface ReliabilityReport {
+  readonly fuzz: FuzzReport;
+  readonly load: LoadReport;
+  readonly memory: MemoryReport;
+  /** Function invocations that threw or timed out, over the whole run. */
+  readonly failedInvocations: number;
+  readonly failures: readonly string[];
+}
+
+/** A heap this much above the baseline after the run counts as a leak. */
+const HEAP_TOLERANCE_MB = 48;
+
+/** V8's collector, also when node was started without --expose-gc (vitest, npm run). */
+function collector(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+async function heapMb(): Promise<number> {
+  const gc = collector();
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return Math.round(process.memoryUsage().heapUsed / 1024 / 1024);
+}
+
+export function failuresOf(
+  fuzz: FuzzReport,
+  load: LoadReport,
+  memory: MemoryReport,
+  requireVerbatim: boolean,
+): string[] {
+  const failures: string[] = [];
+  if (fuzz.unanswered > 0) {
+    failures.push(
+      `${fuzz.unanswered} fuzzed frames got no answer (${JSON.stringify(fuzz.unansweredKinds)})`,
+    );
+  }
+  if (fuzz.leaked > 0) failures.push(`${fuzz.leaked} frames reached a client they were not for`);
+  if (fuzz.missed > 0) failures.push(`${fuzz.missed} fuzzed deliveries missed a watching client`);
+  if (fuzz.closed > 0) failures.push(`${fuzz.closed} connections closed below the size limits`);
+  if (requireVerbatim && fuzz.verbatimMismatched > 0) {
+    failures.push(`${fuzz.verbatimMismatched} broadcasts not delivered verbatim`);
+  }
+  if (load.lost > 0) failures.push(`${load.lost} messages lost`);
+  if (load.duplicated > 0) failures.push(`${load.duplicated} messages duplicated`);
+  if (load.staleAfterNextFanOut !== 0) {
+    failures.push(
+      `the registry differs from the live connections by ${load.staleAfterNextFanOut} after the next fan-out`,
+    );
+  }
+  if (load.registryAfterAllLeft > 0) {
+    failures.push(`${load.registryAfterAllLeft} registry entries left after every client left`);
+  }
+  if (memory.leaked) {
+    failures.push(`the heap grew from ${memory.heapBeforeMb} MB to ${memory.heapAfterMb} MB`);
+  }
+  return failures;
+}
+
+export async function runReliability(options: ReliabilityOptions): Promise<ReliabilityReport> {
+  const progress = options.onProgress ?? (() => {});
+  const stateDir = await mkdtemp(join(tmpdir(), "reliability-"));
+  const ledger = { closed: 0, disconnects: 0, failedInvocations: 0 };
+  let settle: (() => void) | undefined;
+  const stage = await startLocalStage({
+    port: 0,
+    stateDir,
+    distDir: options.distDir,
+    onLog: (entry) => {
+      if (entry.type === "gateway" && entry.event === "closed") ledger.closed += 1;
+      if (entry.type !== "invocation") return;
+      if (entry.result !== "ok") ledger.failedInvocations += 1;
+      if (entry.function === "disconnect") ledger.disconnects += 1;
+      if (ledger.disconnects >= ledger.closed) settle?.();
+    },
+  });
+  const disconnectsSettled = () =>
+    ledger.disconnects >= ledger.closed
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          settle = resolve;
+        });
+  try {
+    const url = stage.outputs.websocketUrl;
+    const frames = sampleFrames(options.frames, options.seed, options.maxDepth);
+    const loadOptions = {
+      killShare: options.killShare,
+      inFlight: 4,
+      // The stage's own credentials, as the functions use them.
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      disconnectsSettled,
+    };
+    // The baseline is a warm stage: Lambda keeps up to 16 execution environments per function,
+    // each with its own copy of the bundle, and a first burst of load creates them.
+    await fuzzFrames(url, sampleFrames(20, options.seed + 1, 3), () => {});
+    await loadRun(
+      stage.outputs,
+      { ...loadOptions, clients: Math.min(options.clients, 200), messages: 10 },
+      () => progress("warming up"),
+    );
+    await disconnectsSettled();
+    const heapBeforeMb = await heapMb();
+    const fuzz = await fuzzFrames(url, frames, (done) =>
+      progress(`fuzz: ${done}/${frames.length} frames`),
+    );
+    const load = await loadRun(
+      stage.outputs,
+      { ...loadOptions, clients: options.clients, messages: options.messages },
+      progress,
+    );
+    await disconnectsSettled();
+    const heapAfterMb = await heapMb();
+    const memory = {
+      heapBeforeMb,
+      heapAfterMb,
+      leaked: heapAfterMb - heapBeforeMb > HEAP_TOLERANCE_MB,
+    };
+    return {
+      fuzz,
+      load,
+      memory,
+      failedInvocations: ledger.failedInvocations,
+      failures: failuresOf(fuzz, load, memory, options.requireVerbatim),
+    };
+  } finally {
+    await stage.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
