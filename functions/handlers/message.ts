@@ -3,8 +3,8 @@ import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { readConfig } from "../lib/config.js";
 import { deliver } from "../lib/delivery.js";
 import type { MessageEvent } from "../lib/events.js";
+import { createFastPoster } from "../lib/fast-poster.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
-import { createManagementClient, Poster } from "../lib/poster.js";
 import { ERROR_CODES, errorFrame, type ProtocolError, parseFrame } from "../lib/protocol.js";
 import { Registry } from "../lib/registry.js";
 
@@ -14,7 +14,7 @@ const config = readConfig("message", [
   "managementEndpoint",
 ]);
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
-const poster = new Poster(createManagementClient(config.managementEndpoint));
+const poster = createFastPoster(config.managementEndpoint);
 
 const OK: APIGatewayProxyStructuredResultV2 = { statusCode: 200 };
 

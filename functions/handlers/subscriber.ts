@@ -3,8 +3,8 @@ import type { Context, SNSEvent } from "aws-lambda";
 import { LIMITS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
 import { type DeliveryResult, deliver } from "../lib/delivery.js";
+import { createFastPoster } from "../lib/fast-poster.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
-import { createManagementClient, Poster } from "../lib/poster.js";
 import { byteLength } from "../lib/protocol.js";
 import { Registry } from "../lib/registry.js";
 
@@ -14,7 +14,7 @@ const config = readConfig("subscriber", [
   "managementEndpoint",
 ]);
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
-const poster = new Poster(createManagementClient(config.managementEndpoint));
+const poster = createFastPoster(config.managementEndpoint);
 
 /** What one invocation did with its records. */
 export interface SubscriberResult extends DeliveryResult {
