@@ -5,8 +5,8 @@ import { ROUTE_KEYS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
 import { deliver, fanOutDeadline } from "../lib/delivery.js";
 import type { MessageEvent } from "../lib/events.js";
+import { createFastPoster } from "../lib/fast-poster.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
-import { createManagementClient, Poster } from "../lib/poster.js";
 import {
   ERROR_CODES,
   echoFrame,
@@ -24,7 +24,7 @@ const config = readConfig("message", [
   "topicArn",
 ]);
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
-const poster = new Poster(createManagementClient(config.managementEndpoint));
+const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
 
 const OK: APIGatewayProxyStructuredResultV2 = { statusCode: 200 };

@@ -15,6 +15,16 @@ import {
 import { functionEnvironment, lambdaContext, snsEvent, snsRecord } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
 
+// The handlers post with the fast poster; here it is swapped for the SDK poster so the in-memory
+// gateway behind the SDK client's mock sees the posts. The fast poster's wire is tested in
+// fast-poster.test.ts, poster.test.ts and delivery.wire.test.ts, and end to end by the local stage.
+vi.mock("../lib/fast-poster.js", async () => {
+  const { createManagementClient, SdkPoster } = await import("../lib/poster.js");
+  return {
+    createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
+  };
+});
+
 const bucket = mockS3();
 const gateway = mockGateway();
 const topic = mockTopic();

@@ -5,8 +5,8 @@ import { LIMITS } from "../contract.js";
 import { readAddressing } from "../lib/addressing.js";
 import { readConfig } from "../lib/config.js";
 import { type DeliveryResult, deliver, fanOutDeadline } from "../lib/delivery.js";
+import { createFastPoster } from "../lib/fast-poster.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
-import { createManagementClient, Poster } from "../lib/poster.js";
 import { byteLength } from "../lib/protocol.js";
 import { isExpired, Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
@@ -18,7 +18,7 @@ const config = readConfig("subscriber", [
   "topicArn",
 ]);
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
-const poster = new Poster(createManagementClient(config.managementEndpoint));
+const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
 
 /** What one invocation did with its records. */

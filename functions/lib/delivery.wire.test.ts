@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { mockS3 } from "../fixtures/aws.js";
 import { FIXTURE_BUCKET, FIXTURE_PREFIX } from "../fixtures/events.js";
 import { deliver } from "./delivery.js";
+import { createFastPoster } from "./fast-poster.js";
 import { createManagementClient, Poster } from "./poster.js";
 import { Registry } from "./registry.js";
 
@@ -52,7 +53,12 @@ beforeEach(() => {
   posts.length = 0;
 });
 
-describe("deliver over the @connections wire", () => {
+const POSTERS: readonly [string, (endpoint: string) => Poster][] = [
+  ["SDK poster", (at) => new Poster(createManagementClient(at))],
+  ["fast poster", (at) => createFastPoster(at)],
+];
+
+describe.each(POSTERS)("deliver over the @connections wire with the %s", (_name, create) => {
   it("removes exactly the connection the gateway answered Gone for", async () => {
     bucket.register("sender+/=", "peer/+=", "stale+/=x");
     open.add("sender+/=").add("peer/+=");
@@ -62,7 +68,7 @@ describe("deliver over the @connections wire", () => {
       { kind: "everyone" },
       {
         registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
-        poster: new Poster(createManagementClient(endpoint)),
+        poster: create(endpoint),
       },
       { deadline: Number.MAX_SAFE_INTEGER },
     );
@@ -81,7 +87,7 @@ describe("deliver over the @connections wire", () => {
       { kind: "everyone" },
       {
         registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
-        poster: new Poster(createManagementClient(endpoint)),
+        poster: create(endpoint),
       },
       { deadline: Number.MAX_SAFE_INTEGER },
     );

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { LIMITS } from "../contract.js";
+import { createFastPoster } from "./fast-poster.js";
 import { createManagementClient, isGone, Poster } from "./poster.js";
 
 /**
@@ -62,11 +63,15 @@ beforeEach(() => {
   replies = [];
 });
 
-function poster(): Poster {
-  return new Poster(createManagementClient(endpoint));
-}
+/** Both posters honour the same wire contract: the SDK client's, and the fast one built on its layers. */
+const POSTERS: readonly [string, (endpoint: string) => Poster][] = [
+  ["SDK poster", (at) => new Poster(createManagementClient(at))],
+  ["fast poster", (at) => createFastPoster(at)],
+];
 
-describe("poster over the wire", () => {
+describe.each(POSTERS)("%s over the wire", (_name, create) => {
+  const poster = (): Poster => create(endpoint);
+
   it("POSTs the frame's raw bytes to the stage's @connections path with the id URL-encoded", async () => {
     const outcome = await poster().post("ab+c/d=", '{"message":"hé"}');
 

@@ -5,7 +5,8 @@ import {
 import { LIMITS } from "../contract.js";
 
 /**
- * Posts frames to connections through the API Gateway Management API (@connections).
+ * Posts frames to connections through the API Gateway Management API (@connections): the `Poster`
+ * interface delivery uses, and the poster built on the SDK client.
  *
  * Retries are the SDK's standard strategy: throttling (429 / LimitExceededException) and transient
  * errors are retried with jittered exponential backoff up to LIMITS.deliveryMaxAttempts attempts,
@@ -59,7 +60,14 @@ function describeError(error: unknown): string {
   return `${name}${typeof status === "number" ? ` (HTTP ${status})` : ""}${message ? `: ${message}` : ""}`;
 }
 
-export class Poster {
+/** What delivery needs from a poster; `FastPoster` (fast-poster.ts) and the SDK's both are one. */
+export interface Poster {
+  /** Posts one frame; never rejects: the outcome says what happened. */
+  post(connectionId: string, frame: string): Promise<PostOutcome>;
+}
+
+/** The poster built on the SDK client: the reference the fast poster is measured against. */
+export class SdkPoster implements Poster {
   constructor(private readonly client: ApiGatewayManagementApiClient) {}
 
   /** Posts one frame; never rejects: the outcome says what happened. */
@@ -80,3 +88,6 @@ export class Poster {
     }
   }
 }
+
+/** `new Poster(client)` is the SDK poster, as it always was. */
+export const Poster = SdkPoster;

@@ -1,0 +1,312 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { Sha256 } from "@smithy/core/checksum";
+import { extendedEncodeURIComponent } from "@smithy/core/protocols";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import { LIMITS } from "../contract.js";
+import type { Poster, PostOutcome } from "./poster.js";
+
+/**
+ * PostToConnection without the SDK client: the same signed request, built with the SDK's own
+ * lower layers (SignatureV4 with the SDK's Node sha256, the standard credential chain) and sent
+ * over a keep-alive agent.
+ *
+ * Why: the client's per-call cost is its middleware stack (endpoint rule evaluation, serde schema
+ * walk, user-agent and checksum middleware, retry bookkeeping, response parsing), about ten times
+ * the cost of signing and sending. Fan-out makes thousands of identical calls per invocation, so
+ * that is the function's CPU bill. Only what the wire needs is kept:
+ * - POST {endpoint}/@connections/{id}, the id encoded as the SDK encodes path labels (`+/=` →
+ *   %2B %2F %3D), body = the frame's UTF-8 bytes, content-type application/octet-stream;
+ * - SigV4 for service execute-api, headers signed exactly as the SDK signs them (the test holds a
+ *   vector the SDK client produced);
+ * - Gone from `x-amzn-errortype: GoneException` or status 410; throttling (429,
+ *   LimitExceededException, ThrottlingException), 5xx and network errors retried with full-jitter
+ *   exponential backoff, at most LIMITS.deliveryMaxAttempts attempts and only while the poster's
+ *   retry budget lasts (the SDK's standard token bucket: a failing endpoint is not hammered);
+ *   everything else (PayloadTooLarge, Forbidden, other 4xx) is final.
+ */
+
+const SERVICE = "execute-api";
+/** The SDK's standard retry quota: a retry costs 5 tokens (10 after a timeout), a success refunds 1. */
+const RETRY_BUDGET = 500;
+const RETRY_COST = 5;
+const TIMEOUT_RETRY_COST = 10;
+const BASE_DELAY_MS = 100;
+const MAX_DELAY_MS = 20_000;
+/** A post that has not been answered in this long is retried (API Gateway answers in milliseconds). */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Refresh credentials this long before they expire, as the SDK does. */
+const CREDENTIAL_REFRESH_MS = 5 * 60 * 1000;
+
+const THROTTLING = new Set([
+  "LimitExceededException",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "Throttling",
+]);
+
+export interface FastPosterOptions {
+  /** Credentials; the SDK's default chain when omitted (Lambda: the environment, with its session token). */
+  readonly credentials?: AwsCredentialIdentityProvider;
+  /** Signing region; from the endpoint's host when it names one, else AWS_REGION. */
+  readonly region?: string;
+  /** The clock, for signing and credential expiry. */
+  readonly now?: () => number;
+  /** Backoff base in milliseconds (the SDK's 100 ms when omitted). */
+  readonly baseDelayMs?: number;
+}
+
+/** The signing region: `{api}.execute-api.{region}.amazonaws.com` names it; otherwise AWS_REGION. */
+export function regionOf(endpoint: URL, env: NodeJS.ProcessEnv = process.env): string {
+  const fromHost = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(
+    endpoint.hostname,
+  )?.[1];
+  const region = fromHost ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (region === undefined || region === "") {
+    throw new Error(
+      `No signing region for ${endpoint.origin}: the host names none and AWS_REGION is not set. Set AWS_REGION.`,
+    );
+  }
+  return region;
+}
+
+/**
+ * A credential provider that calls `provider` once and again only when the credentials are about
+ * to expire (Lambda's rotate; static ones never do); concurrent callers share one refresh.
+ */
+export function memoizedCredentials(
+  provider: AwsCredentialIdentityProvider,
+  now: () => number = Date.now,
+): () => Promise<AwsCredentialIdentity> {
+  let current: AwsCredentialIdentity | undefined;
+  let pending: Promise<AwsCredentialIdentity> | undefined;
+  const fresh = (c: AwsCredentialIdentity): boolean =>
+    c.expiration === undefined || c.expiration.getTime() - now() > CREDENTIAL_REFRESH_MS;
+  return async () => {
+    if (current !== undefined && fresh(current)) return current;
+    pending ??= Promise.resolve(provider()).then(
+      (credentials) => {
+        current = credentials;
+        pending = undefined;
+        return credentials;
+      },
+      (error: unknown) => {
+        pending = undefined;
+        throw error;
+      },
+    );
+    return pending;
+  };
+}
+
+interface Answer {
+  readonly status: number;
+  readonly errorType: string | undefined;
+  readonly message: string;
+}
+
+/** `x-amzn-errortype` may carry a suffix (`Name:http://…`), as the SDK's parser knows. */
+function errorTypeOf(header: string | string[] | undefined, body: string): string | undefined {
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw !== undefined && raw !== "") return raw.split(/[,:]/)[0]?.trim();
+  if (body === "") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === "object" && parsed !== null) {
+      const { __type: type, code } = parsed as { __type?: unknown; code?: unknown };
+      const name = typeof type === "string" ? type : typeof code === "string" ? code : undefined;
+      return name?.split("#").pop()?.split(/[,:]/)[0];
+    }
+  } catch {
+    // Not JSON: the status alone tells.
+  }
+  return undefined;
+}
+
+function messageOf(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === "object" && parsed !== null) {
+      const { message, Message } = parsed as { message?: unknown; Message?: unknown };
+      if (typeof message === "string") return message;
+      if (typeof Message === "string") return Message;
+    }
+  } catch {
+    // Not JSON.
+  }
+  return body.slice(0, 200);
+}
+
+/** One signed POST, ready to send. */
+export interface SignedPost {
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+class NetworkError extends Error {
+  override readonly name = "NetworkError";
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export class FastPoster implements Poster {
+  private readonly url: URL;
+  private readonly basePath: string;
+  private readonly send: typeof httpRequest;
+  private readonly agent: HttpAgent;
+  private readonly signer: SignatureV4;
+  private readonly now: () => number;
+  private readonly baseDelayMs: number;
+  private retryTokens = RETRY_BUDGET;
+
+  constructor(endpoint: string, options: FastPosterOptions = {}) {
+    this.url = new URL(endpoint);
+    this.basePath = this.url.pathname.replace(/\/+$/, "");
+    const secure = this.url.protocol === "https:";
+    this.send = secure ? httpsRequest : httpRequest;
+    // One pool per poster, reused across invocations of a warm function.
+    this.agent = secure
+      ? new HttpsAgent({ keepAlive: true, maxSockets: LIMITS.deliveryConcurrency })
+      : new HttpAgent({ keepAlive: true, maxSockets: LIMITS.deliveryConcurrency });
+    this.now = options.now ?? Date.now;
+    this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
+    this.signer = new SignatureV4({
+      service: SERVICE,
+      region: options.region ?? regionOf(this.url),
+      credentials: memoizedCredentials(options.credentials ?? defaultProvider(), this.now),
+      sha256: Sha256,
+    });
+  }
+
+  /** Posts one frame; never rejects: the outcome says what happened. */
+  async post(connectionId: string, frame: string): Promise<PostOutcome> {
+    let lastError = "";
+    // The last HTTP status answered; undefined when the last attempt got no answer. Delivery reads
+    // it to decide whether a later pass may succeed.
+    let lastStatus: number | undefined;
+    const failed = (): PostOutcome => ({
+      status: "failed",
+      error: lastError,
+      ...(lastStatus === undefined ? {} : { statusCode: lastStatus }),
+    });
+    for (let attempt = 1; ; attempt += 1) {
+      let retryCost: number;
+      try {
+        // Signed again for every attempt, as the SDK does: the date moves, credentials may rotate.
+        const answer = await this.attempt(await this.signedRequest(connectionId, frame));
+        if (answer.status >= 200 && answer.status < 300) {
+          this.retryTokens = Math.min(RETRY_BUDGET, this.retryTokens + 1);
+          return { status: "delivered" };
+        }
+        if (answer.status === 410 || answer.errorType === "GoneException")
+          return { status: "gone" };
+        lastError = `${answer.errorType ?? "Unknown"} (HTTP ${answer.status})${answer.message ? `: ${answer.message}` : ""}`;
+        lastStatus = answer.status;
+        const retryable =
+          answer.status === 429 ||
+          answer.status >= 500 ||
+          (answer.errorType !== undefined && THROTTLING.has(answer.errorType));
+        if (!retryable) return failed();
+        retryCost = RETRY_COST;
+      } catch (error) {
+        if (!(error instanceof NetworkError)) {
+          return {
+            status: "failed",
+            error: `${(error as Error).name}: ${(error as Error).message}`,
+          };
+        }
+        lastError = `${error.name}: ${error.message}`;
+        lastStatus = undefined;
+        retryCost = error.timedOut ? TIMEOUT_RETRY_COST : RETRY_COST;
+      }
+      if (attempt >= LIMITS.deliveryMaxAttempts || this.retryTokens < retryCost) return failed();
+      this.retryTokens -= retryCost;
+      const ceiling = Math.min(MAX_DELAY_MS, this.baseDelayMs * 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+    }
+  }
+
+  /** The request one attempt sends: path, signed headers and body. */
+  async signedRequest(connectionId: string, frame: string): Promise<SignedPost> {
+    const body = Buffer.from(frame, "utf8");
+    const path = `${this.basePath}/@connections/${extendedEncodeURIComponent(connectionId)}`;
+    const signed = await this.signer.sign(
+      {
+        method: "POST",
+        protocol: this.url.protocol,
+        hostname: this.url.hostname,
+        ...(this.url.port === "" ? {} : { port: Number(this.url.port) }),
+        path,
+        query: {},
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-length": String(body.length),
+          host: this.url.host,
+        },
+        body,
+      },
+      { signingDate: new Date(this.now()) },
+    );
+    return { path, headers: signed.headers, body };
+  }
+
+  private attempt({ path, headers, body }: SignedPost): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      const request = this.send(
+        {
+          method: "POST",
+          host: this.url.hostname,
+          port: this.url.port === "" ? undefined : Number(this.url.port),
+          path,
+          headers,
+          agent: this.agent,
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (response: IncomingMessage) => {
+          const status = response.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            response.resume();
+            response.on("end", () => resolve({ status, errorType: undefined, message: "" }));
+            response.on("error", (error) => reject(new NetworkError(error.message, false)));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", (error) => reject(new NetworkError(error.message, false)));
+          response.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            resolve({
+              status,
+              errorType: errorTypeOf(response.headers["x-amzn-errortype"], text),
+              message: messageOf(text),
+            });
+          });
+        },
+      );
+      request.on("timeout", () =>
+        request.destroy(new NetworkError(`no answer within ${REQUEST_TIMEOUT_MS} ms`, true)),
+      );
+      request.on("error", (error: Error) =>
+        reject(error instanceof NetworkError ? error : new NetworkError(error.message, false)),
+      );
+      request.end(body);
+    });
+  }
+
+  /** Closes the pooled connections (tests and the bench; a Lambda just freezes). */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The poster the functions use. */
+export function createFastPoster(endpoint: string, options?: FastPosterOptions): FastPoster {
+  return new FastPoster(endpoint, options);
+}

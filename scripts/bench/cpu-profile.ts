@@ -1,0 +1,90 @@
+import { Session } from "node:inspector/promises";
+
+/**
+ * Where a process's CPU time goes, by part of the local stage: a sampling profile of the process,
+ * each sample charged to the innermost frame that belongs to a known part (so Node's own http and
+ * stream code counts for whoever called it).
+ */
+
+export type Part = "gateway" | "invoker" | "function" | "S3 stand-in" | "SNS stand-in" | "other";
+
+const PARTS: readonly [RegExp, Part][] = [
+  [/\/dist\/[a-z]+\/index\.mjs/, "function"],
+  [/\/scripts\/local\/(s3|s3-store|aws-chunked|request-body)\.ts|fast-xml-parser/, "S3 stand-in"],
+  [/\/scripts\/local\/sns\.ts/, "SNS stand-in"],
+  [/\/scripts\/local\/(invoker|function-output|local-log|async-invocations)\.ts/, "invoker"],
+  [/\/scripts\/local\/|\/node_modules\/ws\//, "gateway"],
+];
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly url: string; readonly functionName: string };
+  readonly children?: readonly number[];
+}
+
+export interface CpuBreakdown {
+  /** CPU milliseconds per part (idle excluded), and "gc" for the garbage collector. */
+  readonly ms: Readonly<Record<string, number>>;
+  readonly totalMs: number;
+}
+
+export function breakdown(profile: {
+  nodes: readonly ProfileNode[];
+  samples?: readonly number[];
+  timeDeltas?: readonly number[];
+}): CpuBreakdown {
+  const parent = new Map<number, number>();
+  const byId = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) {
+    byId.set(node.id, node);
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const partOf = new Map<number, string | undefined>();
+  const resolve = (id: number): string | undefined => {
+    if (partOf.has(id)) return partOf.get(id);
+    const node = byId.get(id);
+    let part: string | undefined;
+    if (node !== undefined) {
+      const { url, functionName } = node.callFrame;
+      if (functionName === "(idle)") part = "idle";
+      else if (functionName === "(garbage collector)") part = "gc";
+      else part = PARTS.find(([pattern]) => pattern.test(url))?.[1];
+      if (part === undefined) {
+        const up = parent.get(id);
+        part = up === undefined ? undefined : resolve(up);
+      }
+    }
+    partOf.set(id, part);
+    return part;
+  };
+  const ms: Record<string, number> = {};
+  let totalMs = 0;
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  samples.forEach((id, i) => {
+    const part = resolve(id) ?? "other";
+    if (part === "idle") return;
+    const delta = (deltas[i + 1] ?? deltas[i] ?? 0) / 1000;
+    ms[part] = (ms[part] ?? 0) + delta;
+    totalMs += delta;
+  });
+  return { ms, totalMs };
+}
+
+/** Profiles this process between start() and stop(). */
+export class Profiler {
+  private readonly session = new Session();
+
+  async start(): Promise<void> {
+    this.session.connect();
+    await this.session.post("Profiler.enable");
+    await this.session.post("Profiler.setSamplingInterval", { interval: 500 });
+    await this.session.post("Profiler.start");
+  }
+
+  async stop(): Promise<CpuBreakdown> {
+    const { profile } = await this.session.post("Profiler.stop");
+    this.session.disconnect();
+    return breakdown(profile as Parameters<typeof breakdown>[0]);
+  }
+}
