@@ -186,11 +186,12 @@ describe("npm start", () => {
     });
     const idle = new WebSocket(outputs?.websocketUrl ?? "");
     const busy = new WebSocket(outputs?.websocketUrl ?? "");
+    // Listened for from the start: on a slow machine `idle` may time out before `busy` opens.
+    const idleClose = once(idle, "close");
+    const busyClose = once(busy, "close");
     await Promise.all([once(idle, "open"), once(busy, "open")]);
     // Activity every 100 ms keeps `busy` from idling out: only the maximum duration closes it.
     const keepBusy = setInterval(() => busy.ping(), 100);
-    const idleClose = once(idle, "close");
-    const busyClose = once(busy, "close");
     const [idleCode] = (await idleClose) as [number];
     expect(busy.readyState).toBe(WebSocket.OPEN);
     const [busyCode] = (await busyClose) as [number];

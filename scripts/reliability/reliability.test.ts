@@ -24,12 +24,12 @@ describe("reliability", () => {
       distDir: join(dir, "dist"),
       frames: 300,
       seed: 7,
-      // Deep nesting stays shallow here until issue 12 finding 3's fix is on this branch.
-      maxDepth: 50,
+      maxDepth: 5000,
       clients: 40,
       messages: 12,
       killShare: 0.2,
-      requireVerbatim: false,
+      requireVerbatim: true,
+      judgeHeap: false,
     });
     expect(report.failures).toEqual([]);
     const { fuzz } = report;
