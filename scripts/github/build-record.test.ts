@@ -134,7 +134,7 @@ describe("build-record read", () => {
     [
       "no build job",
       [{ name: "Something else", log: "" }],
-      /has no job named "Test, bundle, synth" \(its jobs: "Something else"\)/,
+      /has no job named "Test, bundle, synth, lock providers" \(its jobs: "Something else"\)/,
     ],
     [
       "a failed build job",

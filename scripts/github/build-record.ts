@@ -24,7 +24,7 @@ import { appendStepSummary, setStepOutputs } from "./step-files.js";
  */
 
 /** The build job's name in main.yml (its `name:`), whose log holds the record. */
-export const BUILD_JOB_NAME = "Test, bundle, synth";
+export const BUILD_JOB_NAME = "Test, bundle, synth, lock providers";
 
 /**
  * What the build artifact holds. Besides the manifest's digest, the record lists every file's

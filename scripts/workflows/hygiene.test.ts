@@ -98,6 +98,32 @@ describe("checkHygiene", () => {
     ]);
   });
 
+  it("knows what the promotion gate, the deployment record and build verification need", () => {
+    const job = (permissions: string, run: string) => `  gate:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    permissions: ${permissions}
+    steps:
+      - run: ${run}
+`;
+    const check = 'npm run --silent promotion -- check --stage prod --run-id "$RUN_ID"';
+    const record =
+      'npm run --silent promotion -- record --stage prod --sha "$SHA" --run-id 1 --state success';
+    const verify = 'npm run --silent verify-build -- --run-id "$RUN_ID"';
+    expect(rules(job("{ actions: read, deployments: read }", check))).toEqual([]);
+    expect(rules(job("{ deployments: write }", record))).toEqual([]);
+    expect(rules(job("{ actions: read }", verify))).toEqual([]);
+    expect(rules(job("{ deployments: read }", record)).map((f) => f.message)).toEqual([
+      expect.stringContaining("deployments: write (npm run promotion"),
+    ]);
+    expect(rules(job("{ deployments: read }", check)).map((f) => f.message)).toEqual([
+      expect.stringContaining("actions: read (npm run promotion"),
+    ]);
+    expect(rules(job("{}", verify)).map((f) => f.message)).toEqual([
+      expect.stringContaining("actions: read (npm run verify-build"),
+    ]);
+  });
+
   it("reports an action pinned by tag, or by SHA without its version comment", () => {
     const findings = rules(`  build:
     runs-on: ubuntu-24.04

@@ -19,6 +19,16 @@ const VERSION_COMMENT = /#\s*v\d+\.\d+\.\d+\s*$/;
 // gh calls into the Actions API of this repository read runs and artifacts.
 const GH_ACTIONS_API = /\bgh\s+(?:api\s+["']?repos\/\S*\/actions\/|run\s)/;
 
+/** What the project's GitHub commands (scripts/github/) do with GITHUB_TOKEN. */
+const SCRIPT_PERMISSIONS: ReadonlyArray<readonly [RegExp, string, Level]> = [
+  [/^plan-comment\b/, "pull-requests", "write"],
+  // The build's record is read from the Main run's build job log.
+  [/^verify-build\b/, "actions", "read"],
+  [/^promotion check\b/, "actions", "read"],
+  [/^promotion check\b/, "deployments", "read"],
+  [/^promotion record\b/, "deployments", "write"],
+];
+
 function actionName(uses: string | undefined): string | undefined {
   return uses?.split("@")[0];
 }
@@ -39,14 +49,14 @@ function stepNeeds(step: Step): Array<[string, Need]> {
   if (action === "actions/download-artifact" && "run-id" in step.with) {
     needs.push(["actions", { level: "read", reason: "downloading another run's artifact" }]);
   }
-  if (
-    step.run !== undefined &&
-    npmScriptsUsed(step.run).some((use) => use.name === "plan-comment")
-  ) {
-    needs.push([
-      "pull-requests",
-      { level: "write", reason: "npm run plan-comment (the pull request's plan comment)" },
-    ]);
+  const lines = step.run?.split("\n") ?? [];
+  for (const use of step.run === undefined ? [] : npmScriptsUsed(step.run)) {
+    // The script's name and its first arguments, e.g. "promotion check": `npm run -s x -- a` → "x a".
+    const line = lines[use.lineIndex] ?? "";
+    const command = line.slice(line.indexOf(use.name)).replace(/\s--\s/, " ");
+    for (const [pattern, scope, level] of SCRIPT_PERMISSIONS) {
+      if (pattern.test(command)) needs.push([scope, { level, reason: `npm run ${use.name}` }]);
+    }
   }
   if (step.run !== undefined && GH_ACTIONS_API.test(step.run)) {
     needs.push(["actions", { level: "read", reason: `gh reading workflow runs (${step.label})` }]);

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYED_STAGES, STATE_BACKEND_ENV } from "../../functions/contract.js";
+import { BUILD_JOB_NAME } from "../github/build-record.js";
 import { checkReusableCalls } from "./calls.js";
 import { checkDelivery } from "./delivery.js";
 import { checkHygiene } from "./hygiene.js";
@@ -84,7 +85,13 @@ describe("the repository's workflows", () => {
       "cancel-in-progress": false,
     });
     const build = job("main.yml", "build");
-    expect(scriptsRun(workflow("main.yml"))).toEqual(["test", "bundle", "synth", "lock-providers"]);
+    expect(scriptsRun(workflow("main.yml"))).toEqual([
+      "test",
+      "bundle",
+      "synth",
+      "lock-providers",
+      "build-record",
+    ]);
     const upload = build.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
     expect(String(upload?.with.path).split("\n").filter(Boolean)).toEqual(["dist/", "cdktf.out/"]);
     const [deploy, ...others] = deployCalls("main.yml");
@@ -140,8 +147,8 @@ describe("the repository's workflows", () => {
     }
     const scripts = (j: Job) =>
       j.steps.flatMap((s) => npmScriptsUsed(s.run ?? "").map((u) => u.name));
-    expect(scripts(plan)).toEqual(["stage", "plan", "plan-report"]);
-    expect(scripts(apply)).toEqual(["stage", "deploy", "smoke"]);
+    expect(scripts(plan)).toEqual(["verify-build", "stage", "plan", "plan-report"]);
+    expect(scripts(apply)).toEqual(["stage", "deploy", "smoke", "promotion"]);
     const smoke = apply.steps.find((s) => s.run?.includes("smoke"));
     expect(smoke?.run).toMatch(/--stage "\$STAGE" --json/);
   });
@@ -158,6 +165,25 @@ describe("the repository's workflows", () => {
     ] as const) {
       expect(job(name, id).raw.env).toMatchObject(expected);
     }
+  });
+
+  it("record the build in the job whose log promotion reads, and check it before any plan", () => {
+    const build = job("main.yml", "build");
+    expect(build.raw.name).toBe(BUILD_JOB_NAME);
+    const buildScripts = build.steps.flatMap((s) => npmScriptsUsed(s.run ?? "").map((u) => u.name));
+    // After everything that writes into the artifact (bundles, stacks, provider lock files).
+    expect(buildScripts.slice(-2)).toEqual(["lock-providers", "build-record"]);
+
+    const plan = job("deploy.yml", "plan");
+    const planScripts = plan.steps.flatMap((s) => npmScriptsUsed(s.run ?? "").map((u) => u.name));
+    expect(planScripts.indexOf("verify-build")).toBeGreaterThanOrEqual(0);
+    expect(planScripts.indexOf("verify-build")).toBeLessThan(planScripts.indexOf("plan"));
+
+    const gate = job("promote.yml", "check-build");
+    expect(gate.steps.some((s) => /promotion -- check\b/.test(s.run ?? ""))).toBe(true);
+    expect(job("promote.yml", "deploy").raw.needs).toBe("check-build");
+    const apply = job("deploy.yml", "apply");
+    expect(apply.steps.some((s) => /promotion -- record\b/.test(s.run ?? ""))).toBe(true);
   });
 
   it("pin every action at a release that runs on Node 24", () => {
