@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { planReportCommand } from "./plan-report.js";
+import { NOT_PLANNED } from "./plan-sections.js";
 
 let dir: string;
 
@@ -62,10 +63,11 @@ describe("npm run plan-report", () => {
     expect(result.out).toContain("Not planned: pull requests from forks get no AWS credentials");
   });
 
-  it("refuses a folder with no plans and no skipped stage, and a malformed --skipped", async () => {
-    await expect(report(["--plans-dir", dir])).rejects.toThrow(
-      /No plans under .* `npm run plan -- <stage>/,
-    );
+  it("says every stage was not planned when no plan exists (a fork's pull request), and refuses a malformed --skipped", async () => {
+    const { code, out } = await report(["--plans-dir", dir]);
+    expect(code).toBe(0);
+    for (const stage of ["dev", "staging", "prod"]) expect(out).toContain(stage);
+    expect(out.split(NOT_PLANNED).length - 1).toBe(3);
     await expect(report(["--plans-dir", dir, "--skipped", "qa=x"])).rejects.toMatchObject({
       exitCode: 2,
     });

@@ -6,6 +6,10 @@ import { UsageError } from "../cli.js";
 import type { StagePlanSection } from "../terraform/plan-markdown.js";
 import type { SavedPlanSummary } from "../terraform/plan-summary.js";
 
+/** Why a stage has no plan in this run when nobody said otherwise. */
+export const NOT_PLANNED =
+  "not planned in this run: a pull request from a fork gets no AWS credentials, and a stage without a plan role in AWS_PLAN_ROLES is not planned";
+
 /**
  * The stages a report covers: every `<stage>.tfplan.json` under the plans folder (at any depth,
  * so one artifact per stage downloaded into its own sub-folder works too) with its
@@ -88,17 +92,11 @@ export async function readPlanSections(
     const text = await readText(file.slice(0, -SUMMARY_SUFFIX.length) + TEXT_SUFFIX);
     planned.set(parsed.stage, { kind: "planned", summary: parsed, text });
   }
-  const sections: StagePlanSection[] = [];
-  for (const stage of DEPLOYED_STAGES) {
-    const section = planned.get(stage);
-    const reason = skipped.get(stage);
-    if (section !== undefined) sections.push(section);
-    else if (reason !== undefined) sections.push({ kind: "skipped", stage, reason });
-  }
-  if (sections.length === 0) {
-    throw new ExpectedError(
-      `No plans under ${dir} and no --skipped stage: run \`npm run plan -- <stage> --out ${dir}/<stage>.tfplan\` first, or say why a stage was not planned with --skipped STAGE=REASON.`,
-    );
-  }
+  // Every stage gets a section: a pull request from a fork (no credentials) or a stage without a
+  // plan role leaves no plan file, and the comment must say so rather than fail or stay silent.
+  const sections: StagePlanSection[] = DEPLOYED_STAGES.map(
+    (stage) =>
+      planned.get(stage) ?? { kind: "skipped", stage, reason: skipped.get(stage) ?? NOT_PLANNED },
+  );
   return sections;
 }
