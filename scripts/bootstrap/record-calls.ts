@@ -20,7 +20,7 @@ import { WebSocketStack } from "../../stacks/websocket-stack.js";
 import { parseCommandLine, runCommand } from "../cli.js";
 import { MOTO_ACCOUNT, motoProvider, startMoto } from "../terraform/moto.js";
 import { copyStack, overrideProvider } from "../terraform/overrides.js";
-import { terraformEnvironment } from "../terraform/provider-mirror.js";
+import { overrideToMirrorProvider, terraformEnvironment } from "../terraform/provider-mirror.js";
 import { requireTerraform, type TerraformRun, terraform } from "../terraform/terraform.js";
 import {
   callKey,
@@ -176,7 +176,8 @@ async function record(distDir: string, scratch: string): Promise<Recording> {
     synthesizeStage(join(scratch, "first"), settings, bundles),
     join(scratch, "stack"),
   );
-  const { env } = await terraformEnvironment(join(scratch, "cli"));
+  const { env, mirror } = await terraformEnvironment(join(scratch, "cli"));
+  await overrideToMirrorProvider(dir, mirror);
   const moto = await startMoto();
   const stateBucket = "websocket-stages-recording-state";
   const target: RecordingTarget = {

@@ -9,7 +9,7 @@ import { STAGE_SETTINGS } from "../../stacks/stages.js";
 import { parseCommandLine, runCommand } from "../cli.js";
 import { MOTO_ACCOUNT, motoProvider, startMoto } from "../terraform/moto.js";
 import { copyStack, overrideBackend, overrideProvider } from "../terraform/overrides.js";
-import { terraformEnvironment } from "../terraform/provider-mirror.js";
+import { overrideToMirrorProvider, terraformEnvironment } from "../terraform/provider-mirror.js";
 import { EXAMPLE_BOOTSTRAP, synthesizeBootstrapExample } from "../terraform/synthesis.js";
 import {
   requireTerraform,
@@ -68,7 +68,8 @@ runCommand(async () => {
       synthesizeBootstrapExample(join(scratch, "cdktf.out")),
       join(scratch, "stack"),
     );
-    const { env } = await terraformEnvironment(join(scratch, "cli"));
+    const { env, mirror } = await terraformEnvironment(join(scratch, "cli"));
+    await overrideToMirrorProvider(dir, mirror);
     const run: TerraformRun = { dir, env, output: "capture" };
     await overrideBackend(dir, { type: "local", path: "terraform.tfstate" });
     // The stack refuses any account but its own: let the provider ask moto's STS which it is.

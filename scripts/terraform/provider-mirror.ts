@@ -2,6 +2,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { AWS_PROVIDER_CONSTRAINT } from "../../stacks/websocket-stack.js";
+import { overrideProviderVersion } from "./overrides.js";
 
 /** Env var naming a provider filesystem mirror explicitly (a folder holding registry.terraform.io/). */
 export const PROVIDER_MIRROR_ENV = "WEBSOCKET_STAGES_PROVIDER_MIRROR";
@@ -110,4 +112,17 @@ export function validationProviderVersion(
   const versions = mirroredAwsVersions(mirror);
   if (versions.some((version) => satisfiesPessimistic(version, constraint))) return undefined;
   return versions.at(-1);
+}
+
+/**
+ * For emulator runs on a machine whose mirror lacks the pinned hashicorp/aws: an override to the
+ * version the mirror holds, in `dir` only. Returns that version, or undefined when none was needed.
+ */
+export async function overrideToMirrorProvider(
+  dir: string,
+  mirror: string | undefined,
+): Promise<string | undefined> {
+  const version = validationProviderVersion(mirror, AWS_PROVIDER_CONSTRAINT);
+  if (version !== undefined) await overrideProviderVersion(dir, version);
+  return version;
 }
