@@ -1,19 +1,15 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type DeployedStage, isDeployedStage } from "../../functions/contract.js";
+import { isDeployedStage } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
-import type { PlanSummary } from "./plan-summary.js";
+import type { SavedPlanSummary } from "./plan-summary.js";
 
 /**
  * What `npm run plan -- <stage> --out FILE` leaves beside the binary plan FILE, for the jobs that
  * come after it (PR comment, run summary, apply, drift check): `FILE.json` (this record) and
  * `FILE.txt` (`terraform show -no-color FILE`).
  */
-export interface SavedPlanRecord extends PlanSummary {
-  readonly stage: DeployedStage;
-  readonly planFile: string;
-  readonly hasChanges: boolean;
-}
+export type SavedPlanRecord = SavedPlanSummary;
 
 export const RECORD_SUFFIX = ".json";
 export const TEXT_SUFFIX = ".txt";
