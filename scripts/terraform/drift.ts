@@ -1,5 +1,11 @@
 import { DEPLOYED_STAGES, type DeployedStage } from "../../functions/contract.js";
-import type { ChangeKind, PlanSummary, ResourceChange } from "./plan-summary.js";
+import {
+  type ChangeKind,
+  changedAttributes,
+  type PlannedResourceChange,
+  type PlanSummary,
+  type ResourceChange,
+} from "./plan-summary.js";
 import type { SavedPlanRecord } from "./saved-plan.js";
 
 /**
@@ -9,14 +15,7 @@ import type { SavedPlanRecord } from "./saved-plan.js";
  */
 
 interface RefreshOnlyPlanJson {
-  readonly resource_drift?: ReadonlyArray<{
-    readonly address: string;
-    readonly change: {
-      readonly actions: readonly string[];
-      readonly before?: Record<string, unknown> | null;
-      readonly after?: Record<string, unknown> | null;
-    };
-  }>;
+  readonly resource_drift?: readonly PlannedResourceChange[];
 }
 
 function driftKind(actions: readonly string[]): ChangeKind | undefined {
@@ -36,12 +35,7 @@ export function summarizeDrift(planJson: string): PlanSummary {
     if (kind === undefined) continue;
     counts[kind] += 1;
     const { before, after } = resource.change;
-    const attributes =
-      kind === "update" && before && after
-        ? Object.keys({ ...before, ...after })
-            .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
-            .sort()
-        : [];
+    const attributes = kind === "update" ? changedAttributes(before, after) : [];
     changes.push({ address: resource.address, kind, attributes });
   }
   return { changes, counts, unchanged: 0 };

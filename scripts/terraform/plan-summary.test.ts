@@ -40,6 +40,24 @@ describe("summarizePlan", () => {
     ]);
   });
 
+  it("counts an attribute an update removes or adds as changed", () => {
+    const summary = summarizePlan(
+      JSON.stringify({
+        resource_changes: [
+          {
+            address: "aws_lambda_function.f",
+            change: {
+              actions: ["update"],
+              before: { layers: ["arn:layer"], timeout: 10 },
+              after: { timeout: 10, kms_key_arn: "arn:key" },
+            },
+          },
+        ],
+      }),
+    );
+    expect(summary.changes[0]?.attributes).toEqual(["kms_key_arn", "layers"]);
+  });
+
   it("treats a plan without resource changes as no change", () => {
     expect(summarizePlan("{}").changes).toEqual([]);
   });

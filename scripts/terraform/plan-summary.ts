@@ -28,15 +28,18 @@ export interface SavedPlanSummary extends PlanSummary {
   readonly hasChanges: boolean;
 }
 
+/** One entry of `resource_changes` or `resource_drift` in `terraform show -json`. */
+export interface PlannedResourceChange {
+  readonly address: string;
+  readonly change: {
+    readonly actions: readonly string[];
+    readonly before?: Record<string, unknown> | null;
+    readonly after?: Record<string, unknown> | null;
+  };
+}
+
 interface PlanJson {
-  readonly resource_changes?: ReadonlyArray<{
-    readonly address: string;
-    readonly change: {
-      readonly actions: readonly string[];
-      readonly before?: Record<string, unknown> | null;
-      readonly after?: Record<string, unknown> | null;
-    };
-  }>;
+  readonly resource_changes?: readonly PlannedResourceChange[];
 }
 
 function kindOf(actions: readonly string[]): ChangeKind | undefined {
@@ -47,12 +50,13 @@ function kindOf(actions: readonly string[]): ChangeKind | undefined {
   return undefined;
 }
 
-function changedAttributes(
+/** Attributes whose value differs; one present on a side only counts as changed. */
+export function changedAttributes(
   before: Record<string, unknown> | null | undefined,
   after: Record<string, unknown> | null | undefined,
 ): string[] {
   if (!before || !after) return [];
-  return Object.keys(after)
+  return Object.keys({ ...before, ...after })
     .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
     .sort();
 }
