@@ -175,7 +175,8 @@ describe("message handler: broadcast", () => {
     await send(JSON.stringify({ action: "broadcast", message: "x" }), ROUTE_KEYS.broadcast);
 
     expect(lambda.queued).toHaveLength(1);
-    const dispatched = (lambda.queued[0]?.event as { connectionIds: string[] }).connectionIds;
+    const shard = lambda.queued[0]?.event as { connectionIds: string[] } | undefined;
+    const dispatched = shard?.connectionIds ?? [];
     expect(topic.published).toHaveLength(1);
     const handedOn = JSON.parse(
       topic.published[0]?.MessageAttributes?.[MESSAGE_ATTRIBUTES.connectionIds]?.StringValue ??
