@@ -287,6 +287,8 @@ export const FANOUT = {
   workerTimeoutSeconds: 900,
   /** Concurrent Invoke calls while dispatching. */
   dispatchConcurrency: 16,
+  /** Attempts per Invoke call, throttling (429) and server errors included. */
+  invokeMaxAttempts: 3,
 } as const;
 
 /** The worker's EMF metrics (Powertools Metrics): namespace, names, and its service dimension. */

@@ -25,6 +25,13 @@ vi.mock("../lib/fast-poster.js", async () => {
     createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
   };
 });
+// Likewise the signed invoker is swapped for the SDK's, behind the fake Lambda; its wire is
+// tested in lambda-invoker.wire.test.ts.
+vi.mock("../lib/lambda-invoker.js", async () => {
+  const { LambdaClient } = await import("@aws-sdk/client-lambda");
+  const { SdkShardInvoker } = await import("../lib/sdk-invoker.js");
+  return { createShardInvoker: () => new SdkShardInvoker(new LambdaClient({})) };
+});
 
 const bucket = mockS3();
 const gateway = mockGateway();

@@ -1,4 +1,3 @@
-import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context, SNSEvent, SNSEventRecord } from "aws-lambda";
@@ -7,11 +6,12 @@ import { readAddressing } from "../lib/addressing.js";
 import { readConfig } from "../lib/config.js";
 import { fanOutDeadline } from "../lib/delivery.js";
 import { createFastPoster } from "../lib/fast-poster.js";
+import { createShardInvoker } from "../lib/lambda-invoker.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
 import { byteLength } from "../lib/protocol.js";
 import { isExpired, Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
-import { type FanOutResult, fanOut, LambdaShardInvoker, shardSettings } from "../lib/shards.js";
+import { type FanOutResult, fanOut, shardSettings } from "../lib/shards.js";
 
 const config = readConfig("subscriber", [
   "connectionsBucket",
@@ -23,7 +23,7 @@ const config = readConfig("subscriber", [
   "postsPerSecond",
 ]);
 const sharding = shardSettings(config);
-const invoker = new LambdaShardInvoker(new LambdaClient({}));
+const invoker = createShardInvoker();
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(new SNSClient({}), config.topicArn);

@@ -1,4 +1,3 @@
-import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import pLimit from "p-limit";
 import { CONNECTION_ID_PATTERN, FANOUT, type FunctionName, LIMITS } from "../contract.js";
 import type { Recipients } from "./addressing.js";
@@ -139,26 +138,6 @@ export function shardSettings(config: {
 /** Hands one shard to the worker; rejects when Lambda did not accept it. */
 export interface ShardInvoker {
   invoke(functionName: string, payload: string): Promise<void>;
-}
-
-/** Asynchronous invocation through the Lambda API (202 Accepted: Lambda's queue has it). */
-export class LambdaShardInvoker implements ShardInvoker {
-  constructor(private readonly lambda: LambdaClient) {}
-
-  async invoke(functionName: string, payload: string): Promise<void> {
-    const output = await this.lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: "Event",
-        Payload: Buffer.from(payload, "utf8"),
-      }),
-    );
-    if (output.StatusCode !== 202) {
-      throw new Error(
-        `Lambda answered the asynchronous invoke of ${functionName} with ${output.StatusCode}, not 202`,
-      );
-    }
-  }
 }
 
 /** A fan-out's outcome: delivery's counts, plus what went to workers. */
