@@ -107,6 +107,23 @@ describe("fanOut", () => {
     expect(await late.result).toMatchObject({ dispatched: 0, shards: 3 });
     expect(late.invoker.events).toEqual([]);
   });
+
+  it("warns when the budget cannot post the fan-out within a worker's timeout", async () => {
+    bucket.register(...ids(250));
+    // 250 connections at 0.25 per second would take 1,000 s, over the worker's 900.
+    const { result } = run({ pageSize: 100, postsPerSecond: 0.25 });
+    await result;
+    expect(logs.withMessage(/larger than the budget can post/)).toEqual([
+      expect.objectContaining({ level: "ERROR", expectedSeconds: 1000 }),
+    ]);
+    bucket.reset();
+    bucket.register(...ids(250));
+    logs.stop();
+    logs.start();
+    await run({ pageSize: 100, postsPerSecond: 900 }).result;
+    expect(logs.withMessage(/^Fan-out dispatched$/)).toHaveLength(1);
+    expect(logs.withMessage(/larger than the budget can post/)).toEqual([]);
+  });
 });
 
 describe("shard payload", () => {

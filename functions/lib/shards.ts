@@ -256,8 +256,9 @@ async function dispatch(
     ),
   );
 
+  const connections = shards.reduce((total, shard) => total + shard.length, 0);
   const summary = {
-    connections: dispatched + undelivered.length,
+    connections,
     shards: shards.length,
     invoked,
     pageSize: settings.pageSize,
@@ -266,7 +267,15 @@ async function dispatch(
     frameBytes,
     undelivered: undelivered.length,
     worker: settings.functionName,
+    // Every shard posts for about this long: the budget, not the workers, sets the pace.
+    expectedSeconds: Math.ceil(connections / settings.postsPerSecond),
   };
+  if (summary.expectedSeconds > FANOUT.workerTimeoutSeconds) {
+    logger.error(
+      "Fan-out larger than the budget can post within a worker's timeout: shards will stop before their last connections. Raise the stage's fanout.postsPerSecond (with an API Gateway quota increase).",
+      summary,
+    );
+  }
   if (refused.length > 0) {
     logger.error("Fan-out dispatched, some shards not accepted: their connections are handed on", {
       ...summary,
