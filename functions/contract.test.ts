@@ -21,6 +21,16 @@ describe("contract", () => {
     expect(functionForRoute(ROUTE_KEYS.default)).toBe("message");
   });
 
+  it("has exactly one fan-out worker, which may only post and remove stale connections", () => {
+    expect(FUNCTION_NAMES.filter((fn) => FUNCTIONS[fn].shardWorker)).toEqual(["fanout"]);
+    expect(FUNCTIONS.fanout.permissions.map((p) => p.action).sort()).toEqual([
+      "execute-api:ManageConnections",
+      "s3:DeleteObject",
+    ]);
+    expect(FUNCTIONS.fanout.routeKeys).toEqual([]);
+    expect(FUNCTIONS.fanout.topicSubscriber).toBe(false);
+  });
+
   it("has exactly one topic subscriber", () => {
     expect(FUNCTION_NAMES.filter((fn) => FUNCTIONS[fn].topicSubscriber)).toEqual(["subscriber"]);
   });

@@ -64,6 +64,21 @@ export const ENV = {
   managementEndpoint: "MANAGEMENT_ENDPOINT",
   /** ARN of the stage's SNS topic: deliveries that still fail are handed on through it. */
   topicArn: "TOPIC_ARN",
+  /**
+   * The fan-out worker the dispatchers (message, subscriber) invoke asynchronously with a page of
+   * connection ids: the function's name on AWS, the bare contract name "fanout" on the local stage.
+   */
+  fanoutFunction: "FANOUT_FUNCTION_NAME",
+  /**
+   * Connection ids per shard (one worker invocation). A fan-out to at most this many connections
+   * stays in-process, with no extra invocation. 1 to FANOUT.pageSizeMax.
+   */
+  fanoutPageSize: "FANOUT_PAGE_SIZE",
+  /**
+   * The stage's throttle budget: @connections posts per second the whole fan-out may spend,
+   * split evenly across its shards (stacks/stages.ts `fanout.postsPerSecond`).
+   */
+  postsPerSecond: "FANOUT_POSTS_PER_SECOND",
   /** Powertools logger settings. */
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",
@@ -73,7 +88,7 @@ export type EnvName = (typeof ENV)[keyof typeof ENV];
 // ---------------------------------------------------------------------------------------------
 // Functions: which function serves which route or topic, what it reads, what it may call
 
-export type FunctionName = "connect" | "disconnect" | "message" | "subscriber";
+export type FunctionName = "connect" | "disconnect" | "message" | "subscriber" | "fanout";
 
 /** IAM actions, each with the resource it applies to (resolved by the stack). */
 export type Permission =
@@ -81,7 +96,8 @@ export type Permission =
   | { action: "s3:DeleteObject"; resource: "registry-objects" }
   | { action: "s3:ListBucket"; resource: "registry-bucket" }
   | { action: "execute-api:ManageConnections"; resource: "connections" }
-  | { action: "sns:Publish"; resource: "stage-topic" };
+  | { action: "sns:Publish"; resource: "stage-topic" }
+  | { action: "lambda:InvokeFunction"; resource: "fanout-function" };
 export type IamAction = Permission["action"];
 
 export interface FunctionSpec {
@@ -90,6 +106,12 @@ export interface FunctionSpec {
   readonly routeKeys: readonly RouteKey[];
   /** True for the function subscribed to the stage's SNS topic. */
   readonly topicSubscriber: boolean;
+  /**
+   * True for the fan-out worker: invoked asynchronously by the dispatchers (message, subscriber)
+   * with one shard each; Lambda retries a failed invoke and then keeps it in the stage's fan-out
+   * failure queue (resourceNames().fanoutFailureQueue).
+   */
+  readonly shardWorker: boolean;
   /** Environment variables it reads at cold start. */
   readonly env: readonly EnvName[];
   /** Exactly the AWS actions its code calls: roles grant these and nothing more. */
@@ -97,13 +119,22 @@ export interface FunctionSpec {
 }
 
 const REGISTRY_ENV = [ENV.connectionsBucket, ENV.connectionsPrefix] as const;
-const FANOUT_ENV = [...REGISTRY_ENV, ENV.managementEndpoint, ENV.topicArn] as const;
-const FANOUT_PERMISSIONS: readonly Permission[] = [
+const DISPATCHER_ENV = [
+  ...REGISTRY_ENV,
+  ENV.managementEndpoint,
+  ENV.topicArn,
+  ENV.fanoutFunction,
+  ENV.fanoutPageSize,
+  ENV.postsPerSecond,
+] as const;
+const DISPATCHER_PERMISSIONS: readonly Permission[] = [
   { action: "s3:ListBucket", resource: "registry-bucket" },
   { action: "s3:DeleteObject", resource: "registry-objects" },
   { action: "execute-api:ManageConnections", resource: "connections" },
   // Hands posts that still fail on to the topic as addressed messages (see REDELIVERY).
   { action: "sns:Publish", resource: "stage-topic" },
+  // Hands each shard of a large fan-out to the worker (asynchronous invocation).
+  { action: "lambda:InvokeFunction", resource: "fanout-function" },
 ];
 
 export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
@@ -111,6 +142,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     description: "Registers a new connection in the registry ($connect).",
     routeKeys: [ROUTE_KEYS.connect],
     topicSubscriber: false,
+    shardWorker: false,
     env: REGISTRY_ENV,
     permissions: [{ action: "s3:PutObject", resource: "registry-objects" }],
   },
@@ -118,6 +150,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     description: "Removes a closed connection from the registry ($disconnect).",
     routeKeys: [ROUTE_KEYS.disconnect],
     topicSubscriber: false,
+    shardWorker: false,
     env: REGISTRY_ENV,
     permissions: [{ action: "s3:DeleteObject", resource: "registry-objects" }],
   },
@@ -126,16 +159,33 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
       "Handles client frames: broadcast, sendmessage, echo and everything else ($default).",
     routeKeys: [ROUTE_KEYS.broadcast, ROUTE_KEYS.sendmessage, ROUTE_KEYS.echo, ROUTE_KEYS.default],
     topicSubscriber: false,
-    env: FANOUT_ENV,
-    permissions: FANOUT_PERMISSIONS,
+    shardWorker: false,
+    env: DISPATCHER_ENV,
+    permissions: DISPATCHER_PERMISSIONS,
   },
   subscriber: {
     description:
       "Fans every message published to the stage's SNS topic out to all connections, or to the ones it addresses.",
     routeKeys: [],
     topicSubscriber: true,
-    env: FANOUT_ENV,
-    permissions: FANOUT_PERMISSIONS,
+    shardWorker: false,
+    env: DISPATCHER_ENV,
+    permissions: DISPATCHER_PERMISSIONS,
+  },
+  fanout: {
+    description:
+      "Fan-out worker: posts one shard of a large fan-out at its share of the stage's throttle budget and removes the Gone connections it finds.",
+    routeKeys: [],
+    topicSubscriber: false,
+    shardWorker: true,
+    // No topic: the worker never publishes. Its failure path is Lambda's own (see FANOUT).
+    env: [...REGISTRY_ENV, ENV.managementEndpoint],
+    // Post, and delete the stale objects it found (DeleteObjects): nothing else. It may not
+    // publish redeliveries (no sns:Publish) nor invoke anything.
+    permissions: [
+      { action: "execute-api:ManageConnections", resource: "connections" },
+      { action: "s3:DeleteObject", resource: "registry-objects" },
+    ],
   },
 };
 
@@ -195,6 +245,59 @@ export const LIMITS = {
   addressedConnectionsMax: 1000,
   /** Longest connection id accepted in an addressed message (API Gateway's are 16 characters). */
   connectionIdMaxChars: 64,
+} as const;
+
+/**
+ * Sharded fan-out (functions/lib/shards.ts dispatches, functions/handlers/fanout.ts works).
+ *
+ * A fan-out to more connections than the page size is listed by the function that received the
+ * message and handed out in shards of at most `pageSize` ids, one asynchronous Lambda invocation
+ * (InvocationType "Event") each; every shard posts at budget / shards posts per second.
+ *
+ * The worker's failure path, so nothing is lost and nothing is sent twice: it throws — so Lambda
+ * retries it `maxRetries` times and then keeps the event, page and message, in the fan-out failure
+ * queue — exactly when a retry cannot duplicate: when its invocation reached none of its
+ * connections. A shard that reached some connections never throws (a retry would post to them
+ * again); the ones it could not reach are named in its accounting line and counted in the
+ * `undelivered` metric, which the stage alarms on.
+ */
+export const FANOUT = {
+  /** Default shard size: one ListObjectsV2 page. */
+  pageSizeDefault: 1000,
+  /**
+   * Largest shard: an addressed message's limit, so a shard's ids always fit one redelivery, and
+   * the page plus a worst-case message stay under the asynchronous invoke payload limit.
+   */
+  pageSizeMax: 1000,
+  /**
+   * Default throttle budget: a tenth of the account's 10,000 requests per second, which every
+   * REST, HTTP and WebSocket API and @connections call of the account and region shares.
+   */
+  postsPerSecondDefault: 1000,
+  /** API Gateway's account-level throttle (requests per second, burst): the ceiling of any budget. */
+  accountRequestsPerSecond: 10_000,
+  accountBurst: 5_000,
+  /** Lambda's payload limit for asynchronous invocations (Invoke with InvocationType "Event"). */
+  asyncPayloadBytes: 1024 * 1024,
+  /** Lambda's retries of a failed asynchronous invoke before the on-failure destination. */
+  maxRetries: 2,
+  /** A shard older than this is not delivered (the redelivery policy's age limit). */
+  maxEventAgeSeconds: 10 * 60,
+  /** Worker timeout: a shard runs for about connections / budget seconds (Lambda's maximum). */
+  workerTimeoutSeconds: 900,
+  /** Concurrent Invoke calls while dispatching. */
+  dispatchConcurrency: 16,
+  /** Attempts per Invoke call, throttling (429) and server errors included. */
+  invokeMaxAttempts: 3,
+} as const;
+
+/** The worker's EMF metrics (Powertools Metrics): namespace, names, and its service dimension. */
+export const FANOUT_METRICS = {
+  namespace: PROJECT,
+  delivered: "FanoutDelivered",
+  gone: "FanoutGone",
+  failed: "FanoutFailed",
+  undelivered: "FanoutUndelivered",
 } as const;
 
 /** A connection id as API Gateway writes one: base64 characters (`+/=`, or `-_` base64url). */
@@ -308,8 +411,14 @@ export function resourceNames(stage: Stage) {
     registryBucketPrefix: `${base}-`,
     /** The queue receiving the topic subscriber's failed asynchronous invokes. */
     failureQueue: `${base}-failures`,
+    /** The queue receiving the fan-out worker's failed asynchronous invokes (shards). */
+    fanoutFailureQueue: `${base}-fanout-failures`,
     functionErrorsAlarm: (fn: FunctionName) => `${base}-${fn}-errors`,
     undeliveredAlarm: `${base}-undelivered`,
+    /** A shard is in the fan-out failure queue. */
+    fanoutFailedAlarm: `${base}-fanout-failed`,
+    /** A shard left connections it could not reach (FANOUT_METRICS.undelivered). */
+    fanoutUndeliveredAlarm: `${base}-fanout-undelivered`,
   };
 }
 

@@ -4,7 +4,9 @@ import type { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue/index.js";
 import { Construct } from "constructs";
 import {
   type DeployedStage,
+  FANOUT_METRICS,
   FUNCTION_NAMES,
+  FUNCTIONS,
   type FunctionName,
   resourceNames,
 } from "../functions/contract.js";
@@ -23,6 +25,7 @@ export class StageAlarms extends Construct {
       stage: DeployedStage;
       functions: Readonly<Record<FunctionName, LambdaFunction>>;
       failureQueue: SqsQueue;
+      fanoutFailureQueue: SqsQueue;
     },
   ) {
     super(scope, id);
@@ -53,5 +56,32 @@ export class StageAlarms extends Construct {
       treatMissingData: "notBreaching",
       ...EVERY_FIVE_MINUTES,
     });
+    new CloudwatchMetricAlarm(this, "fanout-failed", {
+      alarmName: names.fanoutFailedAlarm,
+      alarmDescription: `Fan-out shards of ${props.stage} that failed after Lambda's retries: their connections did not get the message.`,
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: props.fanoutFailureQueue.name },
+      statistic: "Maximum",
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      ...EVERY_FIVE_MINUTES,
+    });
+    for (const fn of FUNCTION_NAMES.filter((name) => FUNCTIONS[name].shardWorker)) {
+      new CloudwatchMetricAlarm(this, "fanout-undelivered", {
+        alarmName: names.fanoutUndeliveredAlarm,
+        alarmDescription: `Connections a fan-out shard of ${props.stage} could not reach (its log line names them).`,
+        namespace: FANOUT_METRICS.namespace,
+        metricName: FANOUT_METRICS.undelivered,
+        // Powertools Metrics' default dimension: the service, i.e. the worker's function name.
+        dimensions: { service: names.functionName(fn) },
+        statistic: "Sum",
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+        ...EVERY_FIVE_MINUTES,
+      });
+    }
   }
 }

@@ -9,6 +9,7 @@ import {
   type DeployedStage,
   ENV,
   type EnvName,
+  FANOUT,
   FUNCTIONS,
   type FunctionName,
   resourceNames,
@@ -107,7 +108,8 @@ export class StageFunction extends Construct {
       runtime: ARTIFACTS.runtime,
       architectures: [ARTIFACTS.architecture],
       memorySize: props.settings.memoryMb,
-      timeout: props.settings.timeoutSeconds,
+      // A shard posts for about connections / budget seconds: the worker gets Lambda's maximum.
+      timeout: spec.shardWorker ? FANOUT.workerTimeoutSeconds : props.settings.timeoutSeconds,
       environment: { variables },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
       // The log group must exist first, or Lambda creates one without retention.

@@ -86,6 +86,18 @@ describe.each(DEPLOYED_STAGES)("the roles of %s", (stage: DeployedStage) => {
           action: permission.action,
           resource: ref("aws_sns_topic", id("aws_sns_topic"), "arn"),
         };
+      case "fanout-function":
+        return {
+          action: permission.action,
+          resource: ref(
+            "aws_lambda_function",
+            id(
+              "aws_lambda_function",
+              (fn) => fn.function_name === resourceNames(stage).functionName("fanout"),
+            ),
+            "arn",
+          ),
+        };
     }
   }
 
@@ -118,7 +130,7 @@ describe.each(DEPLOYED_STAGES)("the roles of %s", (stage: DeployedStage) => {
   });
 
   it.each(FUNCTION_NAMES)(
-    "let the Lambda service write %s's logs and, for the subscriber, its failed events",
+    "let the Lambda service write %s's logs and, for the asynchronously invoked, its failed events",
     (fn) => {
       const logGroup = id(
         "aws_cloudwatch_log_group",
@@ -134,10 +146,20 @@ describe.each(DEPLOYED_STAGES)("the roles of %s", (stage: DeployedStage) => {
           resource: `${ref("aws_cloudwatch_log_group", logGroup, "arn")}:*`,
         },
       ];
-      if (FUNCTIONS[fn].topicSubscriber) {
+      const names = resourceNames(stage);
+      const queue = FUNCTIONS[fn].topicSubscriber
+        ? names.failureQueue
+        : FUNCTIONS[fn].shardWorker
+          ? names.fanoutFailureQueue
+          : undefined;
+      if (queue !== undefined) {
         expected.push({
           action: "sqs:SendMessage",
-          resource: ref("aws_sqs_queue", id("aws_sqs_queue"), "arn"),
+          resource: ref(
+            "aws_sqs_queue",
+            id("aws_sqs_queue", (q) => q.name === queue),
+            "arn",
+          ),
         });
       }
       expect(byAction(grants(rolePolicies(fn).runtime ?? ""))).toEqual(byAction(expected));

@@ -26,6 +26,8 @@ export interface PermissionTargets {
   readonly executionArn: string;
   /** ARN of the stage's SNS topic. */
   readonly topicArn: string;
+  /** ARN of the stage's fan-out worker function. */
+  readonly fanoutFunctionArn: string;
 }
 
 /**
@@ -35,7 +37,8 @@ export interface PermissionTargets {
  * - connections: POST @connections on this API's stage — PostToConnection is the only
  *   Management API call the functions make (ManageConnections also covers GET and DELETE,
  *   which the method segment of the ARN excludes);
- * - stage-topic: the stage's own topic, where undelivered connections are handed on.
+ * - stage-topic: the stage's own topic, where undelivered connections are handed on;
+ * - fanout-function: the stage's own fan-out worker (its unqualified ARN: $LATEST).
  */
 function statementFor(permission: Permission, targets: PermissionTargets): PolicyStatement {
   switch (permission.resource) {
@@ -60,6 +63,8 @@ function statementFor(permission: Permission, targets: PermissionTargets): Polic
       };
     case "stage-topic":
       return { Effect: "Allow", Action: permission.action, Resource: targets.topicArn };
+    case "fanout-function":
+      return { Effect: "Allow", Action: permission.action, Resource: targets.fanoutFunctionArn };
   }
 }
 
@@ -70,8 +75,8 @@ export function codeStatements(fn: FunctionName, targets: PermissionTargets): Po
 
 /**
  * What the Lambda service itself does with a function's role, beyond the function's code:
- * write its log group, and (for asynchronously invoked functions) send failed events to the
- * on-failure queue.
+ * write its log group, and (for asynchronously invoked functions: the subscriber, the fan-out
+ * worker) send failed events to their on-failure queue.
  */
 export function runtimeStatements(options: {
   readonly logGroupArn: string;

@@ -1,4 +1,4 @@
-import type { DeployedStage } from "../functions/contract.js";
+import { type DeployedStage, FANOUT } from "../functions/contract.js";
 
 /** Everything that differs between the deployed stages. */
 export interface StageSettings {
@@ -34,7 +34,24 @@ export interface StageSettings {
    * client → function → @connections with the echo route, which answers the sender alone.
    */
   readonly smokeBroadcast: boolean;
+  /**
+   * Sharded fan-out. `postsPerSecond` is the stage's throttle budget: the @connections posts per
+   * second one fan-out may spend, split evenly across its shards. API Gateway throttles the whole
+   * account and region at 10,000 requests per second (burst 5,000), shared by every REST, HTTP and
+   * WebSocket API and every @connections call, so keep the budget well under it. To raise it past
+   * that, first get the account's quota raised (Service Quotas → Amazon API Gateway → "Throttle
+   * rate"), then raise `postsPerSecond` here, leaving room for the other APIs; FANOUT_POSTS_PER_SECOND
+   * is refused above FANOUT.accountRequestsPerSecond, so raise that contract constant with it.
+   * `pageSize`: connection ids per shard (a fan-out of at most one shard stays in-process).
+   */
+  readonly fanout: { readonly postsPerSecond: number; readonly pageSize: number };
 }
+
+/** The fan-out settings every stage starts from (see StageSettings.fanout). */
+const FANOUT_DEFAULTS = {
+  postsPerSecond: FANOUT.postsPerSecondDefault,
+  pageSize: FANOUT.pageSizeDefault,
+} as const;
 
 export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
   dev: {
@@ -47,6 +64,7 @@ export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
     logLevel: "DEBUG",
     apiGatewayAccountRole: true,
     smokeBroadcast: true,
+    fanout: FANOUT_DEFAULTS,
   },
   staging: {
     region: "eu-west-1",
@@ -58,6 +76,7 @@ export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
     logLevel: "INFO",
     apiGatewayAccountRole: false,
     smokeBroadcast: true,
+    fanout: FANOUT_DEFAULTS,
   },
   prod: {
     region: "eu-west-1",
@@ -69,5 +88,6 @@ export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
     logLevel: "INFO",
     apiGatewayAccountRole: false,
     smokeBroadcast: false,
+    fanout: FANOUT_DEFAULTS,
   },
 };

@@ -13,6 +13,8 @@ import {
   CONNECTIONS_PREFIX,
   DEPLOYED_STAGES,
   ENV,
+  FANOUT,
+  FANOUT_METRICS,
   FUNCTION_NAMES,
   FUNCTIONS,
   functionForRoute,
@@ -67,7 +69,8 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
   const settings = STAGE_SETTINGS[stage];
   const stack = () => fixture.stacks[stage];
   const apiId = () => only(stack(), "aws_apigatewayv2_api")[0];
-  const queueId = () => only(stack(), "aws_sqs_queue")[0];
+  const queueId = (name = resourceNames(stage).failureQueue) =>
+    only(stack(), "aws_sqs_queue", (queue) => queue.name === name)[0];
   const topicId = () => only(stack(), "aws_sns_topic")[0];
 
   it("is a WebSocket API selecting routes by the contract's expression", () => {
@@ -161,7 +164,7 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
         architectures: [ARTIFACTS.architecture],
         handler: ARTIFACTS.handler,
         memory_size: settings.memoryMb,
-        timeout: settings.timeoutSeconds,
+        timeout: FUNCTIONS[fn].shardWorker ? FANOUT.workerTimeoutSeconds : settings.timeoutSeconds,
         source_code_hash: digest,
         logging_config: { log_format: "JSON" },
       });
@@ -183,6 +186,17 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
       expect(variables[ENV.logLevel]).toBe(settings.logLevel);
       if (FUNCTIONS[fn].env.includes(ENV.connectionsPrefix)) {
         expect(variables[ENV.connectionsPrefix]).toBe(CONNECTIONS_PREFIX);
+      }
+      if (FUNCTIONS[fn].env.includes(ENV.fanoutFunction)) {
+        expect([
+          variables[ENV.fanoutFunction],
+          variables[ENV.fanoutPageSize],
+          variables[ENV.postsPerSecond],
+        ]).toEqual([
+          resourceNames(stage).functionName("fanout"),
+          String(settings.fanout.pageSize),
+          String(settings.fanout.postsPerSecond),
+        ]);
       }
       if (FUNCTIONS[fn].env.includes(ENV.managementEndpoint)) {
         expect(variables[ENV.managementEndpoint]).toBe(
@@ -271,13 +285,49 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
       function_name: ref("aws_lambda_function", lambdaId, "function_name"),
       source_arn: ref("aws_sns_topic", topicId(), "arn"),
     });
-    const [, onFailure] = only(stack(), "aws_lambda_function_event_invoke_config");
+    const [, onFailure] = only(
+      stack(),
+      "aws_lambda_function_event_invoke_config",
+      (config) => config.function_name === ref("aws_lambda_function", lambdaId, "function_name"),
+    );
     expect(onFailure).toMatchObject({
-      function_name: ref("aws_lambda_function", lambdaId, "function_name"),
       destination_config: {
         on_failure: { destination: ref("aws_sqs_queue", queueId(), "arn") },
       },
     });
+  });
+
+  it("retries a failed fan-out shard twice, then keeps it in its own encrypted queue", () => {
+    const worker = FUNCTION_NAMES.find((fn) => FUNCTIONS[fn].shardWorker) ?? "";
+    const lambdaId = functionId(stage, worker);
+    const names = resourceNames(stage);
+    const [, queue] = only(stack(), "aws_sqs_queue", (q) => q.name === names.fanoutFailureQueue);
+    expect(queue).toMatchObject({
+      sqs_managed_sse_enabled: true,
+      message_retention_seconds: 14 * 24 * 60 * 60,
+    });
+    const [, onFailure] = only(
+      stack(),
+      "aws_lambda_function_event_invoke_config",
+      (config) => config.function_name === ref("aws_lambda_function", lambdaId, "function_name"),
+    );
+    expect(onFailure).toMatchObject({
+      maximum_retry_attempts: FANOUT.maxRetries,
+      maximum_event_age_in_seconds: FANOUT.maxEventAgeSeconds,
+      destination_config: {
+        on_failure: {
+          destination: ref("aws_sqs_queue", queueId(names.fanoutFailureQueue), "arn"),
+        },
+      },
+    });
+    expect(FANOUT.maxRetries).toBe(2);
+    // Nothing but the dispatchers' roles may invoke it: no resource policy opens it up.
+    expect(
+      resources(stack(), "aws_lambda_permission").filter(
+        ([, permission]) =>
+          permission.function_name === ref("aws_lambda_function", lambdaId, "function_name"),
+      ),
+    ).toEqual([]);
   });
 
   it("outputs exactly the contract's stage outputs", () => {
@@ -316,9 +366,32 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
     }
   });
 
-  it("alarms on function errors and undelivered messages only where the stage says so", () => {
-    expect(resources(stack(), "aws_cloudwatch_metric_alarm")).toHaveLength(
-      settings.alarms ? FUNCTION_NAMES.length + 1 : 0,
+  it("alarms on function errors, undelivered messages and failed shards only where the stage says so", () => {
+    const alarms = resources(stack(), "aws_cloudwatch_metric_alarm").map(([, alarm]) => alarm);
+    const names = resourceNames(stage);
+    expect(alarms.map((alarm) => alarm.alarm_name).sort()).toEqual(
+      settings.alarms
+        ? [
+            ...FUNCTION_NAMES.map((fn) => names.functionErrorsAlarm(fn)),
+            names.undeliveredAlarm,
+            names.fanoutFailedAlarm,
+            names.fanoutUndeliveredAlarm,
+          ].sort()
+        : [],
+    );
+    if (!settings.alarms) return;
+    expect(alarms.find((alarm) => alarm.alarm_name === names.fanoutFailedAlarm)).toMatchObject({
+      namespace: "AWS/SQS",
+      dimensions: {
+        QueueName: ref("aws_sqs_queue", queueId(names.fanoutFailureQueue), "name"),
+      },
+    });
+    expect(alarms.find((alarm) => alarm.alarm_name === names.fanoutUndeliveredAlarm)).toMatchObject(
+      {
+        namespace: FANOUT_METRICS.namespace,
+        metric_name: FANOUT_METRICS.undelivered,
+        dimensions: { service: names.functionName("fanout") },
+      },
     );
   });
 });

@@ -19,6 +19,7 @@ import { WebSocketApi } from "./api.js";
 import { ApiGatewayCloudWatchRole } from "./api-gateway-account.js";
 import { stateBackend } from "./backend.js";
 import type { FunctionBundle } from "./bundle.js";
+import { FanoutFailures } from "./fanout-failures.js";
 import { type StageEnvName, StageFunction } from "./functions.js";
 import { RegistryBucket } from "./registry-bucket.js";
 import type { StageSettings } from "./stages.js";
@@ -63,12 +64,20 @@ export class WebSocketStack extends TerraformStack {
       name: names.topic,
       failureQueueName: names.failureQueue,
     });
-    const functions = this.functions(props, api, registry, topic);
+    const fanoutFailures = new FanoutFailures(this, "fanout-failures", {
+      queueName: names.fanoutFailureQueue,
+    });
+    const functions = this.functions(props, api, registry, topic, fanoutFailures);
     for (const routeKey of SERVED_ROUTE_KEYS) {
       api.route(routeKey, functions[functionForRoute(routeKey)]);
     }
     if (settings.alarms) {
-      new StageAlarms(this, "alarms", { stage, functions, failureQueue: topic.failureQueue });
+      new StageAlarms(this, "alarms", {
+        stage,
+        functions,
+        failureQueue: topic.failureQueue,
+        fanoutFailureQueue: fanoutFailures.queue,
+      });
     }
     this.outputs({
       region: settings.region,
@@ -104,18 +113,29 @@ export class WebSocketStack extends TerraformStack {
     }
   }
 
-  /** One function per contract entry; the topic subscriber also gets its subscription. */
+  /**
+   * One function per contract entry: the fan-out worker first (the dispatchers' role names its
+   * ARN), with its asynchronous invocation policy; the topic subscriber also gets its
+   * subscription.
+   */
   private functions(
     props: WebSocketStackProps,
     api: WebSocketApi,
     registry: RegistryBucket,
     topic: StageTopic,
+    fanoutFailures: FanoutFailures,
   ): Record<FunctionName, StageFunction["function"]> {
+    const names = resourceNames(props.stage);
+    const worker = FUNCTION_NAMES.find((fn) => FUNCTIONS[fn].shardWorker);
+    if (worker === undefined) throw new Error("The contract names no fan-out worker (shardWorker)");
     const environment: Record<StageEnvName, string> = {
       [ENV.connectionsBucket]: registry.bucket.bucket,
       [ENV.connectionsPrefix]: registry.prefix,
       [ENV.managementEndpoint]: api.managementEndpoint,
       [ENV.topicArn]: topic.topic.arn,
+      [ENV.fanoutFunction]: names.functionName(worker),
+      [ENV.fanoutPageSize]: String(props.settings.fanout.pageSize),
+      [ENV.postsPerSecond]: String(props.settings.fanout.postsPerSecond),
     };
     const targets = {
       stage: props.stage,
@@ -125,20 +145,30 @@ export class WebSocketStack extends TerraformStack {
       topicArn: topic.topic.arn,
     };
     const functions = {} as Record<FunctionName, StageFunction["function"]>;
-    for (const fn of FUNCTION_NAMES) {
-      const subscriber = FUNCTIONS[fn].topicSubscriber;
+    const create = (fn: FunctionName, fanoutFunctionArn: string) => {
+      const spec = FUNCTIONS[fn];
+      const failureQueueArn = spec.topicSubscriber
+        ? topic.failureQueue.arn
+        : spec.shardWorker
+          ? fanoutFailures.queue.arn
+          : undefined;
       const { function: lambda } = new StageFunction(this, fn, {
         stage: props.stage,
         fn,
         bundle: props.bundles[fn],
         settings: props.settings,
         environment,
-        targets,
-        ...(subscriber ? { failureQueueArn: topic.failureQueue.arn } : {}),
+        targets: { ...targets, fanoutFunctionArn },
+        ...(failureQueueArn === undefined ? {} : { failureQueueArn }),
       });
-      if (subscriber) topic.subscribe(lambda);
+      if (spec.topicSubscriber) topic.subscribe(lambda);
+      if (spec.shardWorker) fanoutFailures.configure(lambda);
       functions[fn] = lambda;
-    }
+      return lambda;
+    };
+    // The worker's own role grants nothing on itself: its ARN is not needed to create it.
+    const workerArn = create(worker, "").arn;
+    for (const fn of FUNCTION_NAMES) if (fn !== worker) create(fn, workerArn);
     return functions;
   }
 

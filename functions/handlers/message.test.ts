@@ -3,15 +3,21 @@ import {
   LimitExceededException,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { LIMITS, MESSAGE_ATTRIBUTES, ROUTE_KEYS } from "../contract.js";
+import { FANOUT, LIMITS, MESSAGE_ATTRIBUTES, ROUTE_KEYS } from "../contract.js";
 import {
   ActionRecorder,
   declaredActions,
   mockGateway,
+  mockLambda,
   mockS3,
   mockTopic,
 } from "../fixtures/aws.js";
-import { functionEnvironment, lambdaContext, messageEvent } from "../fixtures/events.js";
+import {
+  FIXTURE_FANOUT_FUNCTION,
+  functionEnvironment,
+  lambdaContext,
+  messageEvent,
+} from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
 import { logger } from "../lib/logger.js";
 import { ERROR_CODES } from "../lib/protocol.js";
@@ -25,13 +31,22 @@ vi.mock("../lib/fast-poster.js", async () => {
     createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
   };
 });
+// Likewise the signed invoker is swapped for the SDK's, behind the fake Lambda; its wire is
+// tested in lambda-invoker.wire.test.ts.
+vi.mock("../lib/lambda-invoker.js", async () => {
+  const { LambdaClient } = await import("@aws-sdk/client-lambda");
+  const { SdkShardInvoker } = await import("../lib/sdk-invoker.js");
+  return { createShardInvoker: () => new SdkShardInvoker(new LambdaClient({})) };
+});
 
 const bucket = mockS3();
 const gateway = mockGateway();
 const topic = mockTopic();
+const lambda = mockLambda();
 const recorder = new ActionRecorder();
 const logs = new LogCapture();
 let handler: typeof import("./message.js").handler;
+let worker: typeof import("./fanout.js").handler;
 
 const SENDER = "sender+/=";
 const OTHER = "Other/+=";
@@ -41,19 +56,22 @@ beforeAll(async () => {
     vi.stubEnv(name, value);
   }
   ({ handler } = await import("./message.js"));
+  // The worker reads a subset of the message function's environment.
+  ({ handler: worker } = await import("./fanout.js"));
 });
 afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   bucket.reset();
   gateway.reset();
   topic.reset();
+  lambda.reset();
   bucket.register(SENDER, OTHER);
   gateway.open(SENDER, OTHER);
   logs.start();
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock, topic.mock);
+  recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
 });
 
 function send(body: string | undefined, routeKey: string = ROUTE_KEYS.default) {
@@ -119,16 +137,60 @@ describe("message handler: broadcast", () => {
     expect(topic.published).toEqual([]);
   });
 
-  it("reaches every one of 2500 connections across three registry pages", async () => {
+  it("hands 2,500 connections (three registry pages) to three workers, which reach each once", async () => {
     const ids = Array.from({ length: 2500 }, (_, i) => `c${i}+/=`);
     bucket.register(...ids);
     gateway.open(...ids);
+    const frame = JSON.stringify({ message: "all" });
 
     await send(JSON.stringify({ action: "broadcast", message: "all" }), ROUTE_KEYS.broadcast);
 
     expect(bucket.listCalls).toBe(3);
-    const reached = [...gateway.received.values()].filter((f) => f.length === 1);
-    expect(reached).toHaveLength(2502);
+    // The dispatcher posts nothing itself: three shards, each with its share of the budget.
+    expect(gateway.postOrder).toEqual([]);
+    const events = lambda.queued.map((invocation) => {
+      expect(invocation.functionName).toBe(FIXTURE_FANOUT_FUNCTION);
+      return invocation.event as {
+        connectionIds: string[];
+        message: string;
+        postsPerSecond: number;
+      };
+    });
+    expect(events.map((event) => event.connectionIds.length)).toEqual([1000, 1000, 502]);
+    expect(new Set(events.flatMap((event) => event.connectionIds)).size).toBe(2502);
+    for (const event of events) {
+      expect(event.message).toBe(frame);
+      expect(event.postsPerSecond).toBe(FANOUT.accountRequestsPerSecond / 3);
+    }
+    expect(logs.withMessage(/^Fan-out dispatched$/)).toMatchObject([
+      { connections: 2502, shards: 3, invoked: 3, undelivered: 0 },
+    ]);
+
+    await lambda.runQueued((event) => worker(event, lambdaContext("fanout")), FANOUT.maxRetries);
+
+    expect(lambda.failureQueue).toEqual([]);
+    for (const id of [SENDER, OTHER, ...ids]) expect(gateway.framesOf(id)).toEqual([frame]);
+    expect(logs.withMessage(/^Fan-out shard done$/)).toHaveLength(3);
+  });
+
+  it("hands a shard Lambda refused to redelivery, and dispatches the rest once", async () => {
+    const ids = Array.from({ length: 1500 }, (_, i) => `c${i}+/=`);
+    bucket.register(...ids);
+    gateway.open(...ids);
+    lambda.refuseCalls.add(2);
+
+    await send(JSON.stringify({ action: "broadcast", message: "x" }), ROUTE_KEYS.broadcast);
+
+    expect(lambda.queued).toHaveLength(1);
+    const shard = lambda.queued[0]?.event as { connectionIds: string[] } | undefined;
+    const dispatched = shard?.connectionIds ?? [];
+    expect(topic.published).toHaveLength(1);
+    const handedOn = JSON.parse(
+      topic.published[0]?.MessageAttributes?.[MESSAGE_ATTRIBUTES.connectionIds]?.StringValue ??
+        "[]",
+    ) as string[];
+    expect(handedOn).toHaveLength(502);
+    expect([...dispatched, ...handedOn].sort()).toEqual([SENDER, OTHER, ...ids].sort());
   });
 
   it("accepts a binary (base64) frame holding the same JSON", async () => {
@@ -362,7 +424,7 @@ describe("message handler: bad input reaches the sender alone", () => {
 describe("message handler: permissions", () => {
   // Runs last: it checks what every test above made the handler send.
   it("sends exactly the AWS actions FUNCTIONS.message.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock, topic.mock);
+    recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
     expect(recorder.actions()).toEqual(declaredActions("message"));
   });
 });

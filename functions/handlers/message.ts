@@ -3,9 +3,10 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { ROUTE_KEYS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
-import { deliver, fanOutDeadline } from "../lib/delivery.js";
+import { fanOutDeadline } from "../lib/delivery.js";
 import type { MessageEvent } from "../lib/events.js";
 import { createFastPoster } from "../lib/fast-poster.js";
+import { createShardInvoker } from "../lib/lambda-invoker.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
 import {
   ERROR_CODES,
@@ -16,13 +17,19 @@ import {
 } from "../lib/protocol.js";
 import { Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
+import { type FanOutResult, fanOut, shardSettings } from "../lib/shards.js";
 
 const config = readConfig("message", [
   "connectionsBucket",
   "connectionsPrefix",
   "managementEndpoint",
   "topicArn",
+  "fanoutFunction",
+  "fanoutPageSize",
+  "postsPerSecond",
 ]);
+const sharding = shardSettings(config);
+const invoker = createShardInvoker();
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
@@ -69,6 +76,7 @@ export async function handler(
     await broadcast(connectionId, command.action, command.frame, {
       deadline: fanOutDeadline(context, started, requestTimeEpoch),
       started,
+      requestId: context.awsRequestId,
     });
   } catch (error) {
     logger.error("Unexpected failure while handling a frame", { routeKey, error });
@@ -85,18 +93,14 @@ async function broadcast(
   sender: string,
   action: string,
   frame: string,
-  timing: { readonly deadline: number; readonly started: number },
+  timing: { readonly deadline: number; readonly started: number; readonly requestId: string },
 ): Promise<void> {
-  let result: Awaited<ReturnType<typeof deliver>>;
+  let result: FanOutResult;
   try {
-    result = await deliver(
-      frame,
-      { kind: "everyone" },
-      { registry, poster },
-      {
-        deadline: timing.deadline,
-      },
-    );
+    result = await fanOut(frame, { kind: "everyone" }, { registry, poster, invoker }, sharding, {
+      deadline: timing.deadline,
+      origin: { function: "message", requestId: timing.requestId },
+    });
   } catch (error) {
     logger.error("The connection registry could not be read", { action, error });
     await reply(sender, {
@@ -113,7 +117,8 @@ async function broadcast(
     frame,
     undelivered,
     { attempt: 1, firstAttemptAt: timing.started },
-    result.delivered,
+    // Connections handed to workers are progress too.
+    result.delivered + result.dispatched,
   );
   if (settlement.notHandedOn.length > 0) {
     await reply(sender, {

@@ -4,11 +4,12 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { SNSMessageAttributes } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { LIMITS, MESSAGE_ATTRIBUTES, REDELIVERY } from "../contract.js";
+import { FANOUT, LIMITS, MESSAGE_ATTRIBUTES, REDELIVERY } from "../contract.js";
 import {
   ActionRecorder,
   declaredActions,
   mockGateway,
+  mockLambda,
   mockS3,
   mockTopic,
 } from "../fixtures/aws.js";
@@ -24,13 +25,22 @@ vi.mock("../lib/fast-poster.js", async () => {
     createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
   };
 });
+// Likewise the signed invoker is swapped for the SDK's, behind the fake Lambda; its wire is
+// tested in lambda-invoker.wire.test.ts.
+vi.mock("../lib/lambda-invoker.js", async () => {
+  const { LambdaClient } = await import("@aws-sdk/client-lambda");
+  const { SdkShardInvoker } = await import("../lib/sdk-invoker.js");
+  return { createShardInvoker: () => new SdkShardInvoker(new LambdaClient({})) };
+});
 
 const bucket = mockS3();
 const gateway = mockGateway();
 const topic = mockTopic();
+const lambda = mockLambda();
 const recorder = new ActionRecorder();
 const logs = new LogCapture();
 let subscriber: typeof import("./subscriber.js");
+let worker: typeof import("./fanout.js").handler;
 
 const A = "A+/=aa";
 const B = "b+/=BB";
@@ -40,19 +50,22 @@ beforeAll(async () => {
     vi.stubEnv(name, value);
   }
   subscriber = await import("./subscriber.js");
+  // The worker reads a subset of the subscriber's environment.
+  ({ handler: worker } = await import("./fanout.js"));
 });
 afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   bucket.reset();
   gateway.reset();
   topic.reset();
+  lambda.reset();
   bucket.register(A, B);
   gateway.open(A, B);
   logs.start();
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock, topic.mock);
+  recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
 });
 
 function invoke(...messages: string[]) {
@@ -73,6 +86,8 @@ describe("subscriber handler", () => {
       gone: 0,
       failed: 0,
       handedOn: 0,
+      dispatched: 0,
+      shards: 0,
       tooLarge: 0,
       misaddressed: 0,
     });
@@ -170,15 +185,83 @@ describe("subscriber handler", () => {
     await expect(invoke("nobody")).resolves.toMatchObject({ delivered: 0, failed: 0 });
   });
 
-  it("reaches all of 2500 connections", async () => {
+  it("hands 2,500 connections to three workers, which reach each open one once and drop the Gone", async () => {
+    const ids = Array.from({ length: 2500 }, (_, i) => `sns${i}/=`);
+    const gone = ids.filter((_, i) => i % 25 === 0);
+    bucket.register(...ids);
+    gateway.open(...ids.filter((id) => !gone.includes(id)));
+
+    const result = await invoke("everyone");
+
+    expect(result).toMatchObject({ delivered: 0, dispatched: 2502, shards: 3, handedOn: 0 });
+    expect(bucket.listCalls).toBe(3);
+    expect(gateway.postOrder).toEqual([]);
+    expect(lambda.queued).toHaveLength(3);
+
+    await lambda.runQueued((event) => worker(event, lambdaContext("fanout")), FANOUT.maxRetries);
+
+    expect(lambda.failureQueue).toEqual([]);
+    for (const id of [A, B, ...ids]) {
+      expect(gateway.framesOf(id)).toEqual(gone.includes(id) ? [] : ["everyone"]);
+    }
+    expect(gateway.postOrder).toHaveLength(2502);
+    expect(bucket.connectionIds()).toEqual(
+      [A, B, ...ids.filter((id) => !gone.includes(id))].sort(),
+    );
+    const shards = logs.withMessage(/^Fan-out shard done$/);
+    // One accounting line per shard; every id counted once.
+    expect(shards.map((line) => line.connections).sort()).toEqual([1000, 1000, 502]);
+    for (const line of shards) {
+      expect(Number(line.delivered) + Number(line.gone)).toBe(line.connections);
+      expect([line.failed, line.undelivered]).toEqual([0, 0]);
+    }
+    const sum = (key: string) => shards.reduce((total, line) => total + Number(line[key]), 0);
+    expect([sum("delivered"), sum("gone")]).toEqual([2402, 100]);
+  });
+
+  it("retries a shard whose worker fails, then keeps it in the failure queue; other shards get one copy", async () => {
     const ids = Array.from({ length: 2500 }, (_, i) => `sns${i}/=`);
     bucket.register(...ids);
     gateway.open(...ids);
 
-    const result = await invoke("everyone");
+    await invoke("everyone");
+    const failing = (lambda.queued[2]?.event as { connectionIds: string[] } | undefined)
+      ?.connectionIds;
+    expect(failing).toHaveLength(502);
+    for (const id of failing ?? []) {
+      gateway.failures.set(
+        id,
+        new ForbiddenException({ message: "denied", $metadata: { httpStatusCode: 403 } }),
+      );
+    }
 
-    expect(result.delivered).toBe(2502);
-    expect(bucket.listCalls).toBe(3);
+    const { attempts } = await lambda.runQueued(
+      (event) => worker(event, lambdaContext("fanout")),
+      FANOUT.maxRetries,
+    );
+
+    // Two shards once, the failing one three times (the first try and Lambda's two retries).
+    expect(attempts).toBe(2 + 1 + FANOUT.maxRetries);
+    expect(lambda.failureQueue).toHaveLength(1);
+    expect(lambda.failureQueue[0]?.invocation.event).toMatchObject({
+      message: "everyone",
+      connectionIds: failing,
+    });
+    expect(lambda.failureQueue[0]?.error).toMatch(/reached none of its 502 connections/);
+    for (const id of [A, B, ...ids]) {
+      expect(gateway.framesOf(id)).toEqual(failing?.includes(id) ? [] : ["everyone"]);
+    }
+  });
+
+  it("keeps an addressed message in-process however large the registry", async () => {
+    bucket.register(...Array.from({ length: 2500 }, (_, i) => `sns${i}/=`));
+
+    const result = await invokeRecord("just A", addressedTo([A]));
+
+    expect(result).toMatchObject({ delivered: 1, dispatched: 0, shards: 0 });
+    expect(lambda.calls).toBe(0);
+    expect(bucket.listCalls).toBe(0);
+    expect(gateway.framesOf(A)).toEqual(["just A"]);
   });
 });
 
@@ -391,7 +474,7 @@ describe("subscriber handler: redelivery", () => {
 describe("subscriber handler: permissions", () => {
   // Runs last: it checks what every test above made the handler send .
   it("sends exactly the AWS actions FUNCTIONS.subscriber.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock, topic.mock);
+    recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
     expect(recorder.actions()).toEqual(declaredActions("subscriber"));
   });
 });

@@ -4,19 +4,26 @@ import type { Context, SNSEvent, SNSEventRecord } from "aws-lambda";
 import { LIMITS } from "../contract.js";
 import { readAddressing } from "../lib/addressing.js";
 import { readConfig } from "../lib/config.js";
-import { type DeliveryResult, deliver, fanOutDeadline } from "../lib/delivery.js";
+import { fanOutDeadline } from "../lib/delivery.js";
 import { createFastPoster } from "../lib/fast-poster.js";
+import { createShardInvoker } from "../lib/lambda-invoker.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
 import { byteLength } from "../lib/protocol.js";
 import { isExpired, Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
+import { type FanOutResult, fanOut, shardSettings } from "../lib/shards.js";
 
 const config = readConfig("subscriber", [
   "connectionsBucket",
   "connectionsPrefix",
   "managementEndpoint",
   "topicArn",
+  "fanoutFunction",
+  "fanoutPageSize",
+  "postsPerSecond",
 ]);
+const sharding = shardSettings(config);
+const invoker = createShardInvoker();
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
@@ -30,6 +37,9 @@ export interface SubscriberResult {
   readonly failed: number;
   /** Connections still failing with a retryable error, published back to the topic for redelivery. */
   readonly handedOn: number;
+  /** Connections handed to fan-out workers, in shards (they account for them). */
+  readonly dispatched: number;
+  readonly shards: number;
   /** Records larger than a WebSocket message: reported in the log, sent to no one. */
   readonly tooLarge: number;
   /** Records whose address attributes were malformed: reported in the log, sent to no one. */
@@ -68,6 +78,8 @@ export async function handler(event: SNSEvent, context: Context): Promise<Subscr
     gone: 0,
     failed: 0,
     handedOn: 0,
+    dispatched: 0,
+    shards: 0,
     tooLarge: 0,
     misaddressed: 0,
   };
@@ -127,14 +139,12 @@ async function handleRecord(
     return "expired";
   }
 
-  let result: DeliveryResult;
+  let result: FanOutResult;
   try {
-    result = await deliver(
-      message,
-      addressing.recipients,
-      { registry, poster },
-      { deadline: fanOutDeadline(context, Date.now()) },
-    );
+    result = await fanOut(message, addressing.recipients, { registry, poster, invoker }, sharding, {
+      deadline: fanOutDeadline(context, Date.now()),
+      origin: { function: "subscriber", requestId: context.awsRequestId, messageId },
+    });
   } catch (error) {
     logger.error("SNS message not delivered: the connection registry could not be read", {
       messageId,
@@ -145,6 +155,8 @@ async function handleRecord(
   totals.delivered += result.delivered;
   totals.gone += result.gone;
   totals.failed += result.failed;
+  totals.dispatched += result.dispatched;
+  totals.shards += result.shards;
   const { undelivered, ...counts } = result;
   logger.info("SNS message delivered", {
     messageId,
@@ -160,16 +172,19 @@ async function handleRecord(
       attempt: addressing.attempt,
       firstAttemptAt: addressing.firstAttemptAt ?? publishedAt(record),
     },
-    result.delivered,
+    // Connections handed to workers are progress too.
+    result.delivered + result.dispatched,
   );
   totals.handedOn += settlement.handedOn;
   if (settlement.exhausted) return "redelivery attempts exhausted";
-  // Throwing re-sends to every id of the record: safe only if none has it or a handed-on copy.
-  if (settlement.notHandedOn.length > 0 && result.delivered === 0 && settlement.handedOn === 0) {
+  // Throwing re-sends to every id of the record: safe only if none has it, a handed-on copy or a
+  // shard with a worker.
+  const reached = result.delivered + result.dispatched;
+  if (settlement.notHandedOn.length > 0 && reached === 0 && settlement.handedOn === 0) {
     return "hand-off failed";
   }
   if (undelivered.length > 0) return undefined;
-  if (result.failed > 0 && result.delivered === 0) return "every post failed";
+  if (result.failed > 0 && reached === 0) return "every post failed";
   return undefined;
 }
 

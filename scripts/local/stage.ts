@@ -7,6 +7,7 @@ import {
   ARTIFACTS,
   CONNECTIONS_PREFIX,
   ENV,
+  FANOUT,
   FUNCTION_NAMES,
   FUNCTIONS,
   LIMITS,
@@ -147,6 +148,11 @@ function functionEnvironment(outputs: StageOutputs): Record<string, string | und
     [ENV.connectionsPrefix]: outputs.connectionsPrefix,
     [ENV.managementEndpoint]: outputs.managementEndpoint,
     [ENV.topicArn]: outputs.topicArn,
+    // The worker by its bare contract name; the local Lambda Invoke API (helper local-workers)
+    // accepts it. Until that API exists, only fan-outs of one shard or less work locally.
+    [ENV.fanoutFunction]: "fanout",
+    [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
+    [ENV.postsPerSecond]: String(FANOUT.postsPerSecondDefault),
     [ENV.logLevel]: process.env[ENV.logLevel] ?? "INFO",
     AWS_REGION: LOCAL.region,
     AWS_DEFAULT_REGION: LOCAL.region,

@@ -52,10 +52,14 @@ export function stageResources(target: StageTarget): Record<StageResourceKind, s
     registryObjects: [`arn:aws:s3:::${names.registryBucketPrefix}*/*`],
     topic: [`arn:aws:sns:${region}:${account}:${names.topic}`],
     smokeTest: [`arn:aws:sns:${region}:${account}:${names.topic}`],
-    failureQueue: [`arn:aws:sqs:${region}:${account}:${names.failureQueue}`],
+    failureQueue: [names.failureQueue, names.fanoutFailureQueue].map(
+      (queue) => `arn:aws:sqs:${region}:${account}:${queue}`,
+    ),
     alarms: [
       ...FUNCTION_NAMES.map((fn) => names.functionErrorsAlarm(fn)),
       names.undeliveredAlarm,
+      names.fanoutFailedAlarm,
+      names.fanoutUndeliveredAlarm,
     ].map((name) => `arn:aws:cloudwatch:${region}:${account}:alarm:${name}`),
     stateBucket: [`arn:aws:s3:::${stateBucket}`],
     stateObject: [`arn:aws:s3:::${stateBucket}/${stateKey(target.stage)}`],

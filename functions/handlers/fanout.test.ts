@@ -1,0 +1,135 @@
+import { ForbiddenException } from "@aws-sdk/client-apigatewaymanagementapi";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { FANOUT_METRICS } from "../contract.js";
+import { ActionRecorder, declaredActions, mockGateway, mockS3 } from "../fixtures/aws.js";
+import { functionEnvironment, lambdaContext } from "../fixtures/events.js";
+import { LogCapture } from "../fixtures/logs.js";
+
+// As in the other handler tests: the SDK poster, so the in-memory gateway sees the posts.
+vi.mock("../lib/fast-poster.js", async () => {
+  const { createManagementClient, SdkPoster } = await import("../lib/poster.js");
+  return {
+    createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
+  };
+});
+
+const bucket = mockS3();
+const gateway = mockGateway();
+const recorder = new ActionRecorder();
+const logs = new LogCapture();
+let worker: typeof import("./fanout.js");
+
+beforeAll(async () => {
+  for (const [name, value] of Object.entries(functionEnvironment("fanout")))
+    vi.stubEnv(name, value);
+  vi.stubEnv("POWERTOOLS_SERVICE_NAME", "websocket-stages-dev-fanout");
+  worker = await import("./fanout.js");
+});
+afterAll(() => vi.unstubAllEnvs());
+beforeEach(() => {
+  bucket.reset();
+  gateway.reset();
+  logs.start();
+});
+afterEach(() => {
+  logs.stop();
+  recorder.record(bucket.mock, gateway.mock);
+});
+
+function shard(connectionIds: string[], message = "hello") {
+  return {
+    message,
+    connectionIds,
+    postsPerSecond: 10_000,
+    shard: { index: 1, count: 3 },
+    origin: { function: "subscriber", requestId: "req-1", messageId: "msg-1" },
+  };
+}
+
+describe("fanout worker", () => {
+  it("delivers its shard verbatim, removes the Gone, and accounts for every id in one line and EMF", async () => {
+    bucket.register("a", "b", "gone");
+    gateway.open("a", "b");
+
+    const result = await worker.handler(
+      shard(["a", "b", "gone"], '{"n":1e400}'),
+      lambdaContext("fanout"),
+    );
+
+    expect(result).toEqual({
+      shard: 1,
+      shards: 3,
+      connections: 3,
+      delivered: 2,
+      gone: 1,
+      failed: 0,
+      undelivered: 0,
+    });
+    expect(gateway.framesOf("a")).toEqual(['{"n":1e400}']);
+    expect(bucket.connectionIds()).toEqual(["a", "b"]);
+    expect(logs.withMessage(/^Fan-out shard done$/)).toEqual([
+      expect.objectContaining({
+        shard: 1,
+        shards: 3,
+        origin: { function: "subscriber", requestId: "req-1", messageId: "msg-1" },
+        delivered: 2,
+        gone: 1,
+        failed: 0,
+        undelivered: 0,
+      }),
+    ]);
+    const emf = logs.lines().filter((line) => "_aws" in line);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({
+      [FANOUT_METRICS.delivered]: 2,
+      [FANOUT_METRICS.gone]: 1,
+      [FANOUT_METRICS.failed]: 0,
+      [FANOUT_METRICS.undelivered]: 0,
+      service: "websocket-stages-dev-fanout",
+      _aws: {
+        CloudWatchMetrics: [expect.objectContaining({ Namespace: FANOUT_METRICS.namespace })],
+      },
+    });
+  });
+
+  it("throws when it reached no one, so Lambda retries it and then keeps it", async () => {
+    gateway.failures.set(
+      "a",
+      new ForbiddenException({ message: "denied", $metadata: { httpStatusCode: 403 } }),
+    );
+
+    await expect(worker.handler(shard(["a"]), lambdaContext("fanout"))).rejects.toThrow(
+      /reached none of its 1 connections.*failure queue/,
+    );
+  });
+
+  it("does not throw once it reached someone: a retry would post to them again", async () => {
+    gateway.open("a");
+    gateway.failures.set(
+      "b",
+      new ForbiddenException({ message: "denied", $metadata: { httpStatusCode: 403 } }),
+    );
+
+    await expect(worker.handler(shard(["a", "b"]), lambdaContext("fanout"))).resolves.toMatchObject(
+      {
+        delivered: 1,
+        failed: 1,
+      },
+    );
+  });
+
+  it("rejects an event that is not a shard, saying what is wrong", async () => {
+    await expect(worker.handler({ Records: [] }, lambdaContext("fanout"))).rejects.toThrow(
+      /not a fan-out shard: message is not a string/,
+    );
+    expect(logs.withMessage(/not a shard/)).toEqual([expect.objectContaining({ level: "ERROR" })]);
+  });
+});
+
+describe("fanout worker: permissions", () => {
+  // Runs last: it checks what every test above made the worker send.
+  it("sends exactly the AWS actions FUNCTIONS.fanout.permissions grants", () => {
+    recorder.record(bucket.mock, gateway.mock);
+    expect(recorder.actions()).toEqual(declaredActions("fanout"));
+  });
+});

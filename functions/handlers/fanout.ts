@@ -1,0 +1,100 @@
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { S3Client } from "@aws-sdk/client-s3";
+import type { Context } from "aws-lambda";
+import { FANOUT_METRICS } from "../contract.js";
+import { readConfig } from "../lib/config.js";
+import { fanOutDeadline } from "../lib/delivery.js";
+import { createFastPoster } from "../lib/fast-poster.js";
+import { logger, startInvocationLog } from "../lib/logger.js";
+import { Registry } from "../lib/registry.js";
+import { mustFail, runShard } from "../lib/shard-worker.js";
+import { readShardEvent } from "../lib/shards.js";
+
+const config = readConfig("fanout", [
+  "connectionsBucket",
+  "connectionsPrefix",
+  "managementEndpoint",
+]);
+const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
+const poster = createFastPoster(config.managementEndpoint);
+// The service dimension is POWERTOOLS_SERVICE_NAME: the worker's function name on the stage.
+const metrics = new Metrics({ namespace: FANOUT_METRICS.namespace });
+
+/** What one shard did; every id of the shard is counted in exactly one of the four. */
+export interface ShardResult {
+  readonly shard: number;
+  readonly shards: number;
+  readonly connections: number;
+  readonly delivered: number;
+  readonly gone: number;
+  readonly failed: number;
+  readonly undelivered: number;
+}
+
+/** Thrown so Lambda retries the shard and then keeps it in the fan-out failure queue. */
+export class ShardNotDeliveredError extends Error {
+  override readonly name = "ShardNotDeliveredError";
+}
+
+/**
+ * The fan-out worker: one shard of a large fan-out per (asynchronous) invocation. One accounting
+ * line per shard ("Fan-out shard done", or at error level "… left connections undelivered") and
+ * the same counts as EMF metrics (FANOUT_METRICS), which CloudWatch turns into metrics with no
+ * API call.
+ *
+ * It throws only when the shard reached no connection (see FANOUT in the contract): then Lambda's
+ * retries cannot send anyone the message twice, and after them the event — message and ids —
+ * waits in the failure queue. A malformed event throws too: it lands there for a person to read.
+ */
+export async function handler(event: unknown, context: Context): Promise<ShardResult> {
+  startInvocationLog(context, {});
+  const read = readShardEvent(event);
+  if (!read.ok) {
+    logger.error("Fan-out shard rejected: the event is not a shard", { problem: read.problem });
+    throw new ShardNotDeliveredError(`The event is not a fan-out shard: ${read.problem}.`);
+  }
+  const shard = read.event;
+  const started = Date.now();
+  const result = await runShard(shard, { registry, poster }, fanOutDeadline(context, started));
+
+  const accounting = {
+    shard: shard.shard.index,
+    shards: shard.shard.count,
+    origin: shard.origin,
+    connections: shard.connectionIds.length,
+    delivered: result.delivered,
+    gone: result.gone,
+    failed: result.failed,
+    undelivered: result.undelivered.length,
+    postsPerSecond: shard.postsPerSecond,
+    durationMs: Date.now() - started,
+  };
+  metrics.addMetric(FANOUT_METRICS.delivered, MetricUnit.Count, result.delivered);
+  metrics.addMetric(FANOUT_METRICS.gone, MetricUnit.Count, result.gone);
+  metrics.addMetric(FANOUT_METRICS.failed, MetricUnit.Count, result.failed);
+  metrics.addMetric(FANOUT_METRICS.undelivered, MetricUnit.Count, result.undelivered.length);
+  metrics.publishStoredMetrics();
+
+  if (result.undelivered.length > 0) {
+    logger.error("Fan-out shard left connections undelivered", {
+      ...accounting,
+      // The only record of who missed the message: every id, not a sample.
+      undeliveredIds: result.undelivered,
+    });
+  } else {
+    logger.info("Fan-out shard done", accounting);
+  }
+  if (mustFail(result)) {
+    throw new ShardNotDeliveredError(
+      `Fan-out shard ${shard.shard.index + 1} of ${shard.shard.count} reached none of its ${shard.connectionIds.length} connections (${result.failed} failed, ${result.undelivered.length} undelivered); Lambda retries it, then keeps it in the fan-out failure queue.`,
+    );
+  }
+  const { undelivered, ...counts } = result;
+  return {
+    shard: shard.shard.index,
+    shards: shard.shard.count,
+    connections: shard.connectionIds.length,
+    ...counts,
+    undelivered: undelivered.length,
+  };
+}

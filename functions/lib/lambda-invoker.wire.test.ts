@@ -1,0 +1,162 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { FANOUT } from "../contract.js";
+import { lambdaEndpoint, SignedShardInvoker } from "./lambda-invoker.js";
+
+/**
+ * The signed invoker on the wire, against a Lambda Invoke API stand-in on 127.0.0.1: the request
+ * it sends matches the one the SDK's InvokeCommand sends for the same call.
+ */
+
+interface Seen {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingMessage["headers"];
+  readonly body: string;
+}
+
+const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
+const seen: Seen[] = [];
+/** Answers queued by the test; 202 once they run out. */
+const answers: { status: number; errorType?: string }[] = [];
+let server: Server;
+let endpoint: URL;
+
+beforeAll(async () => {
+  server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      seen.push({
+        method: request.method ?? "",
+        path: request.url ?? "",
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
+      const answer = answers.shift() ?? { status: 202 };
+      response.writeHead(answer.status, {
+        "content-type": "application/json",
+        ...(answer.errorType === undefined ? {} : { "x-amzn-errortype": answer.errorType }),
+      });
+      response.end(answer.status === 202 ? "" : JSON.stringify({ message: "injected" }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  endpoint = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+beforeEach(() => {
+  seen.length = 0;
+  answers.length = 0;
+});
+
+const payload = JSON.stringify({ message: "h\u00e9llo \u0001", connectionIds: ["a+/="] });
+
+describe("SignedShardInvoker", () => {
+  it("sends the request the SDK's InvokeCommand sends for an Event invocation", async () => {
+    const sdk = new LambdaClient({ endpoint: endpoint.href, region: "eu-west-1", credentials });
+    await sdk.send(
+      new InvokeCommand({
+        FunctionName: "websocket-stages-dev-fanout",
+        InvocationType: "Event",
+        Payload: Buffer.from(payload, "utf8"),
+      }),
+    );
+    sdk.destroy();
+    const invoker = new SignedShardInvoker({
+      endpoint,
+      region: "eu-west-1",
+      credentials: async () => credentials,
+    });
+    await invoker.invoke("websocket-stages-dev-fanout", payload);
+    invoker.close();
+
+    expect(seen).toHaveLength(2);
+    const [fromSdk, fromInvoker] = seen as [Seen, Seen];
+    const wire = (request: Seen) => ({
+      method: request.method,
+      path: request.path,
+      body: request.body,
+      contentType: request.headers["content-type"],
+      invocationType: request.headers["x-amz-invocation-type"],
+      scope: /Credential=AKIDEXAMPLE\/\d{8}\/([^,]+),/.exec(
+        String(request.headers.authorization),
+      )?.[1],
+    });
+    expect(wire(fromInvoker)).toEqual(wire(fromSdk));
+    expect(wire(fromInvoker)).toMatchObject({
+      path: "/2015-03-31/functions/websocket-stages-dev-fanout/invocations",
+      invocationType: "Event",
+      scope: "eu-west-1/lambda/aws4_request",
+      body: payload,
+    });
+    expect(String(fromInvoker.headers.authorization)).toMatch(
+      /SignedHeaders=[^,]*x-amz-invocation-type/,
+    );
+  });
+
+  it("retries throttling and server errors, then gives up saying why", async () => {
+    const invoker = new SignedShardInvoker({
+      endpoint,
+      region: "eu-west-1",
+      credentials: async () => credentials,
+    });
+    answers.push({ status: 429, errorType: "TooManyRequestsException" }, { status: 502 });
+    await invoker.invoke("fanout", payload);
+    expect(seen).toHaveLength(3);
+
+    seen.length = 0;
+    for (let i = 0; i < FANOUT.invokeMaxAttempts; i += 1) {
+      answers.push({ status: 429, errorType: "TooManyRequestsException" });
+    }
+    await expect(invoker.invoke("fanout", payload)).rejects.toThrow(
+      new RegExp(
+        `in ${FANOUT.invokeMaxAttempts} attempts: TooManyRequestsException \\(HTTP 429\\)`,
+      ),
+    );
+    expect(seen).toHaveLength(FANOUT.invokeMaxAttempts);
+    invoker.close();
+  });
+
+  it("does not retry a refusal no retry can fix", async () => {
+    const invoker = new SignedShardInvoker({
+      endpoint,
+      region: "eu-west-1",
+      credentials: async () => credentials,
+    });
+    answers.push({ status: 404, errorType: "ResourceNotFoundException" });
+    await expect(invoker.invoke("missing", payload)).rejects.toThrow(
+      /refused the asynchronous invoke of missing: ResourceNotFoundException \(HTTP 404\)/,
+    );
+    expect(seen).toHaveLength(1);
+    invoker.close();
+  });
+});
+
+describe("lambdaEndpoint", () => {
+  it("follows the SDK's variables: the Lambda-specific one, the general one, the region's", () => {
+    expect(lambdaEndpoint({ AWS_REGION: "eu-west-1" }).href).toBe(
+      "https://lambda.eu-west-1.amazonaws.com/",
+    );
+    expect(
+      lambdaEndpoint({ AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004" })
+        .href,
+    ).toBe("http://127.0.0.1:3004/");
+    expect(lambdaEndpoint({ AWS_ENDPOINT_URL: "http://127.0.0.1:4566" }).href).toBe(
+      "http://127.0.0.1:4566/",
+    );
+    expect(
+      lambdaEndpoint({
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004",
+        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true",
+      }).href,
+    ).toBe("https://lambda.us-east-1.amazonaws.com/");
+    expect(() => lambdaEndpoint({})).toThrow(/AWS_REGION is not set/);
+  });
+});
