@@ -21,11 +21,12 @@ describe("contract", () => {
     expect(functionForRoute(ROUTE_KEYS.default)).toBe("message");
   });
 
-  it("has exactly one fan-out worker, which may only post and remove stale connections", () => {
+  it("has exactly one fan-out worker, which may only post, remove stale connections and hand on redeliveries", () => {
     expect(FUNCTION_NAMES.filter((fn) => FUNCTIONS[fn].shardWorker)).toEqual(["fanout"]);
     expect(FUNCTIONS.fanout.permissions.map((p) => p.action).sort()).toEqual([
       "execute-api:ManageConnections",
       "s3:DeleteObject",
+      "sns:Publish",
     ]);
     expect(FUNCTIONS.fanout.routeKeys).toEqual([]);
     expect(FUNCTIONS.fanout.topicSubscriber).toBe(false);

@@ -178,13 +178,15 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     routeKeys: [],
     topicSubscriber: false,
     shardWorker: true,
-    // No topic: the worker never publishes. Its failure path is Lambda's own (see FANOUT).
-    env: [...REGISTRY_ENV, ENV.managementEndpoint],
-    // Post, and delete the stale objects it found (DeleteObjects): nothing else. It may not
-    // publish redeliveries (no sns:Publish) nor invoke anything.
+    env: [...REGISTRY_ENV, ENV.managementEndpoint, ENV.topicArn],
+    // Post, delete the stale objects it found (DeleteObjects), and hand connections it still
+    // could not reach on to the stage's topic as an addressed redelivery (REDELIVERY) — a shard
+    // that reached some connections cannot be retried whole without sending them a second copy,
+    // so without Publish those connections would be lost. Nothing else: it invokes nothing.
     permissions: [
       { action: "execute-api:ManageConnections", resource: "connections" },
       { action: "s3:DeleteObject", resource: "registry-objects" },
+      { action: "sns:Publish", resource: "stage-topic" },
     ],
   },
 };
@@ -297,6 +299,9 @@ export const FANOUT_METRICS = {
   delivered: "FanoutDelivered",
   gone: "FanoutGone",
   failed: "FanoutFailed",
+  /** Still failing after the worker's retry passes: handed on to the topic for redelivery. */
+  handedOn: "FanoutHandedOn",
+  /** Neither delivered nor handed on (the Publish failed too): lost, and alarmed on. */
   undelivered: "FanoutUndelivered",
 } as const;
 

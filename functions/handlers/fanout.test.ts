@@ -1,7 +1,16 @@
-import { ForbiddenException } from "@aws-sdk/client-apigatewaymanagementapi";
+import {
+  ForbiddenException,
+  LimitExceededException,
+} from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { FANOUT_METRICS } from "../contract.js";
-import { ActionRecorder, declaredActions, mockGateway, mockS3 } from "../fixtures/aws.js";
+import { FANOUT_METRICS, MESSAGE_ATTRIBUTES } from "../contract.js";
+import {
+  ActionRecorder,
+  declaredActions,
+  mockGateway,
+  mockS3,
+  mockTopic,
+} from "../fixtures/aws.js";
 import { functionEnvironment, lambdaContext } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
 
@@ -15,6 +24,7 @@ vi.mock("../lib/fast-poster.js", async () => {
 
 const bucket = mockS3();
 const gateway = mockGateway();
+const topic = mockTopic();
 const recorder = new ActionRecorder();
 const logs = new LogCapture();
 let worker: typeof import("./fanout.js");
@@ -29,11 +39,12 @@ afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   bucket.reset();
   gateway.reset();
+  topic.reset();
   logs.start();
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock);
+  recorder.record(bucket.mock, gateway.mock, topic.mock);
 });
 
 function shard(connectionIds: string[], message = "hello") {
@@ -63,6 +74,7 @@ describe("fanout worker", () => {
       delivered: 2,
       gone: 1,
       failed: 0,
+      handedOn: 0,
       undelivered: 0,
     });
     expect(gateway.framesOf("a")).toEqual(['{"n":1e400}']);
@@ -118,6 +130,51 @@ describe("fanout worker", () => {
     );
   });
 
+  it("hands connections still throttled after its retry passes on for redelivery, and only those", async () => {
+    gateway.open("a", "b");
+    const throttled = () =>
+      new LimitExceededException({ message: "slow down", $metadata: { httpStatusCode: 429 } });
+    gateway.failures.set("b", throttled());
+
+    const result = await worker.handler(shard(["a", "b"], "news"), lambdaContext("fanout"));
+
+    expect(result).toMatchObject({ delivered: 1, handedOn: 1, undelivered: 0 });
+    expect(gateway.framesOf("a")).toEqual(["news"]);
+    expect(topic.published).toHaveLength(1);
+    expect(topic.published[0]?.Message).toBe("news");
+    const attributes = topic.published[0]?.MessageAttributes ?? {};
+    expect(attributes[MESSAGE_ATTRIBUTES.connectionIds]?.StringValue).toBe(JSON.stringify(["b"]));
+    expect(attributes[MESSAGE_ATTRIBUTES.deliveryAttempt]?.StringValue).toBe("2");
+  });
+
+  it("does not throw when it reached no one but handed everyone on: a retry would duplicate the redelivery", async () => {
+    gateway.failures.set(
+      "a",
+      new LimitExceededException({ message: "slow down", $metadata: { httpStatusCode: 429 } }),
+    );
+
+    await expect(worker.handler(shard(["a"]), lambdaContext("fanout"))).resolves.toMatchObject({
+      delivered: 0,
+      handedOn: 1,
+    });
+  });
+
+  it("counts and logs every id it could neither deliver nor hand on", async () => {
+    gateway.open("a", "b");
+    gateway.failures.set(
+      "b",
+      new LimitExceededException({ message: "slow down", $metadata: { httpStatusCode: 429 } }),
+    );
+    topic.failure = new Error("SNS is down");
+
+    const result = await worker.handler(shard(["a", "b"]), lambdaContext("fanout"));
+
+    expect(result).toMatchObject({ delivered: 1, handedOn: 0, undelivered: 1 });
+    expect(logs.withMessage(/left connections undelivered/)).toEqual([
+      expect.objectContaining({ level: "ERROR", undeliveredIds: ["b"] }),
+    ]);
+  });
+
   it("rejects an event that is not a shard, saying what is wrong", async () => {
     await expect(worker.handler({ Records: [] }, lambdaContext("fanout"))).rejects.toThrow(
       /not a fan-out shard: message is not a string/,
@@ -129,7 +186,7 @@ describe("fanout worker", () => {
 describe("fanout worker: permissions", () => {
   // Runs last: it checks what every test above made the worker send.
   it("sends exactly the AWS actions FUNCTIONS.fanout.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock);
+    recorder.record(bucket.mock, gateway.mock, topic.mock);
     expect(recorder.actions()).toEqual(declaredActions("fanout"));
   });
 });

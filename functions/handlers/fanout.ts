@@ -1,11 +1,13 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
 import { FANOUT_METRICS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
 import { fanOutDeadline } from "../lib/delivery.js";
 import { createFastPoster } from "../lib/fast-poster.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
+import { Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 import { mustFail, runShard } from "../lib/shard-worker.js";
 import { readShardEvent } from "../lib/shards.js";
@@ -14,13 +16,19 @@ const config = readConfig("fanout", [
   "connectionsBucket",
   "connectionsPrefix",
   "managementEndpoint",
+  "topicArn",
 ]);
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
+const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
 // The service dimension is POWERTOOLS_SERVICE_NAME: the worker's function name on the stage.
 const metrics = new Metrics({ namespace: FANOUT_METRICS.namespace });
 
-/** What one shard did; every id of the shard is counted in exactly one of the four. */
+/**
+ * What one shard did. Every id of the shard is counted once among delivered, gone, failed
+ * (final errors) and the ids still failing with a retryable error after the worker's retry
+ * passes, which are either handed on for redelivery or, when even that Publish fails, lost.
+ */
 export interface ShardResult {
   readonly shard: number;
   readonly shards: number;
@@ -28,6 +36,7 @@ export interface ShardResult {
   readonly delivered: number;
   readonly gone: number;
   readonly failed: number;
+  readonly handedOn: number;
   readonly undelivered: number;
 }
 
@@ -42,9 +51,12 @@ export class ShardNotDeliveredError extends Error {
  * the same counts as EMF metrics (FANOUT_METRICS), which CloudWatch turns into metrics with no
  * API call.
  *
- * It throws only when the shard reached no connection (see FANOUT in the contract): then Lambda's
- * retries cannot send anyone the message twice, and after them the event — message and ids —
- * waits in the failure queue. A malformed event throws too: it lands there for a person to read.
+ * Connections still failing after the retry passes are handed on to the stage's topic as an
+ * addressed redelivery (the subscriber's REDELIVERY policy), so nobody who already got the
+ * message gets it again. It throws only when the shard reached no connection and handed none on:
+ * then Lambda's retries cannot send anyone the message twice, and after them the event — message
+ * and ids — waits in the failure queue. A malformed event throws too: it lands there for a person
+ * to read.
  */
 export async function handler(event: unknown, context: Context): Promise<ShardResult> {
   startInvocationLog(context, {});
@@ -56,6 +68,13 @@ export async function handler(event: unknown, context: Context): Promise<ShardRe
   const shard = read.event;
   const started = Date.now();
   const result = await runShard(shard, { registry, poster }, fanOutDeadline(context, started));
+  // A shard is always a first attempt: addressed messages (redeliveries) are never sharded.
+  const settlement = await redelivery.settle(
+    shard.message,
+    result.undelivered,
+    { attempt: 1, firstAttemptAt: started },
+    result.delivered,
+  );
 
   const accounting = {
     shard: shard.shard.index,
@@ -65,36 +84,40 @@ export async function handler(event: unknown, context: Context): Promise<ShardRe
     delivered: result.delivered,
     gone: result.gone,
     failed: result.failed,
-    undelivered: result.undelivered.length,
+    handedOn: settlement.handedOn,
+    undelivered: settlement.notHandedOn.length,
     postsPerSecond: shard.postsPerSecond,
     durationMs: Date.now() - started,
   };
   metrics.addMetric(FANOUT_METRICS.delivered, MetricUnit.Count, result.delivered);
   metrics.addMetric(FANOUT_METRICS.gone, MetricUnit.Count, result.gone);
   metrics.addMetric(FANOUT_METRICS.failed, MetricUnit.Count, result.failed);
-  metrics.addMetric(FANOUT_METRICS.undelivered, MetricUnit.Count, result.undelivered.length);
+  metrics.addMetric(FANOUT_METRICS.handedOn, MetricUnit.Count, settlement.handedOn);
+  metrics.addMetric(FANOUT_METRICS.undelivered, MetricUnit.Count, settlement.notHandedOn.length);
   metrics.publishStoredMetrics();
 
-  if (result.undelivered.length > 0) {
+  if (settlement.notHandedOn.length > 0) {
     logger.error("Fan-out shard left connections undelivered", {
       ...accounting,
       // The only record of who missed the message: every id, not a sample.
-      undeliveredIds: result.undelivered,
+      undeliveredIds: settlement.notHandedOn,
     });
   } else {
     logger.info("Fan-out shard done", accounting);
   }
-  if (mustFail(result)) {
+  if (mustFail(result, settlement)) {
     throw new ShardNotDeliveredError(
-      `Fan-out shard ${shard.shard.index + 1} of ${shard.shard.count} reached none of its ${shard.connectionIds.length} connections (${result.failed} failed, ${result.undelivered.length} undelivered); Lambda retries it, then keeps it in the fan-out failure queue.`,
+      `Fan-out shard ${shard.shard.index + 1} of ${shard.shard.count} reached none of its ${shard.connectionIds.length} connections (${result.failed} failed, ${settlement.notHandedOn.length} neither delivered nor handed on); Lambda retries it, then keeps it in the fan-out failure queue.`,
     );
   }
-  const { undelivered, ...counts } = result;
   return {
     shard: shard.shard.index,
     shards: shard.shard.count,
     connections: shard.connectionIds.length,
-    ...counts,
-    undelivered: undelivered.length,
+    delivered: result.delivered,
+    gone: result.gone,
+    failed: result.failed,
+    handedOn: settlement.handedOn,
+    undelivered: settlement.notHandedOn.length,
   };
 }

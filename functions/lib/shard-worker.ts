@@ -2,6 +2,7 @@ import type { Recipients } from "./addressing.js";
 import { type DeliveryResult, deliver } from "./delivery.js";
 import { PacedPoster } from "./paced-poster.js";
 import type { Poster } from "./poster.js";
+import type { Settlement } from "./redelivery.js";
 import type { Registry } from "./registry.js";
 import type { ShardEvent } from "./shards.js";
 import { type Clock, SYSTEM_CLOCK, TokenBucket } from "./token-bucket.js";
@@ -32,8 +33,13 @@ export async function runShard(
 
 /**
  * Whether the shard must fail (throw) so Lambda retries it and then keeps it in the failure
- * queue: only when no connection received the message, so a retry duplicates nothing.
+ * queue: only when no connection received the message and none was handed on for redelivery, so
+ * a retry duplicates nothing; and only when something is left to try (not all Gone).
  */
-export function mustFail(result: DeliveryResult): boolean {
-  return result.delivered === 0 && (result.failed > 0 || result.undelivered.length > 0);
+export function mustFail(result: DeliveryResult, settlement: Settlement): boolean {
+  return (
+    result.delivered === 0 &&
+    settlement.handedOn === 0 &&
+    (result.failed > 0 || settlement.notHandedOn.length > 0)
+  );
 }
