@@ -38,6 +38,8 @@ failed (they are ratios on a shared machine). Progress goes to stderr.
   --cold-runs <n>      fresh processes per bundle             (default 5)
   --synth-runs <n>     synths of each kind                    (default 3)
   --timeout <s>        stop and fail after this long          (default 1800)
+  --cpu-prof <dir>     write a V8 CPU profile of each helper process into dir (stage, clients,
+                       function hosts), for where the time goes
   --json               the report as JSON on stdout
 
 Example: npm run bench -- --clients 1000 --sections fanout --json
@@ -114,6 +116,7 @@ runCommand(async () => {
       "cold-runs": { type: "string" },
       "synth-runs": { type: "string" },
       timeout: { type: "string" },
+      "cpu-prof": { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -131,6 +134,7 @@ runCommand(async () => {
   const coldRuns = count("cold-runs", args.values["cold-runs"]) ?? 5;
   const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 3;
   const timeoutS = count("timeout", args.values.timeout) ?? 1800;
+  const profileDir = args.values["cpu-prof"];
 
   const tty = process.stderr.isTTY;
   let lastLine = 0;
@@ -172,8 +176,18 @@ runCommand(async () => {
       progress("building the poster variants of the subscriber");
       variantsDir = await mkdtemp(join(tmpdir(), "bench-variants-"));
       const variants = await buildVariants("subscriber", variantsDir);
-      const stage = Worker.start("stage", new URL("./stage-host.ts", import.meta.url));
-      const clients = Worker.start("clients", new URL("./clients.ts", import.meta.url));
+      const stage = Worker.start(
+        "stage",
+        new URL("./stage-host.ts", import.meta.url),
+        {},
+        profileDir,
+      );
+      const clients = Worker.start(
+        "clients",
+        new URL("./clients.ts", import.meta.url),
+        {},
+        profileDir,
+      );
       workers.push(stage, clients);
       progress("starting the local stage");
       const { outputs, rawUrl } = await stage.request<{ outputs: StageOutputs; rawUrl: string }>(
@@ -186,6 +200,8 @@ runCommand(async () => {
         const host = Worker.start(
           `function host (${variant})`,
           new URL("./function-host.ts", import.meta.url),
+          {},
+          profileDir,
         );
         workers.push(host);
         const bundle = variants.find((built) => built.variant === variant)?.file;
