@@ -2,6 +2,7 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { SNSEvent } from "aws-lambda";
 import { LOCAL, type StageOutputs } from "../../functions/contract.js";
+import { ExpectedError } from "../../smoke/errors.js";
 import type { PosterVariant } from "./bundle-variants.js";
 import type { CpuBreakdown } from "./cpu-profile.js";
 import { type Audit, benchFrame, passed } from "./receipts.js";
@@ -38,6 +39,8 @@ export interface FanOutOptions {
   /** Messages per path sent first and left out of the numbers (JIT, first connections); audited. */
   readonly warmUp?: number;
   readonly paths: readonly FanOutPath[];
+  /** Wait for the registry to empty after closing (default true: another size follows). */
+  readonly drain?: boolean;
   /** Connections opened at once through `$connect`. */
   readonly connectConcurrency?: number;
   readonly onProgress?: (line: string) => void;
@@ -65,6 +68,11 @@ export interface FanOutResult {
 export interface StageCpu {
   readonly cpuMs: number;
   readonly breakdown: CpuBreakdown | undefined;
+}
+
+/** A fan-out that did not finish: the run fails, saying which step stalled. */
+export class FanOutStalledError extends ExpectedError {
+  override readonly name = "FanOutStalledError";
 }
 
 /** How long one message may take to reach every client before the run is failed. */
@@ -136,7 +144,7 @@ function localClient<T>(Client: new (config: object) => T, endpoint: string | un
 }
 
 /** Waits until the stage's registry is empty (the previous clients' $disconnect all ran). */
-async function registryDrained(outputs: StageOutputs, timeoutMs = 60_000): Promise<void> {
+async function registryDrained(outputs: StageOutputs, timeoutMs: number): Promise<void> {
   const s3 = localClient(S3Client, outputs.endpoints?.s3);
   const until = Date.now() + timeoutMs;
   try {
@@ -253,7 +261,11 @@ export async function fanOutScenario(
   progress(`N=${count}: closing the connections`);
   await bench.clients.request("close", { channel: stageChannel });
   await bench.clients.request("close", { channel: rawChannel });
-  await registryDrained(bench.outputs);
+  // The next size must start from an empty registry; the last one leaves it to the stage's stop.
+  if (options.drain !== false) {
+    progress(`N=${count}: waiting for every $disconnect`);
+    await registryDrained(bench.outputs, 60_000 + count * 50);
+  }
 
   return {
     clients: count,

@@ -170,6 +170,7 @@ runCommand(async () => {
     );
   });
 
+  const errors: string[] = [];
   const measure = async () => {
     const fanOut: FanOutResult[] = [];
     if (sections.has("fanout")) {
@@ -209,15 +210,23 @@ runCommand(async () => {
         hosts.set(variant, host);
       }
       const bench = { stage, clients, hosts, outputs, rawUrl, arrivals: new Arrivals(clients) };
-      for (const size of sizes) {
-        fanOut.push(
-          await fanOutScenario(bench, {
-            clients: size,
-            messages: messages ?? defaultMessages(size),
-            paths,
-            onProgress: progress,
-          }),
-        );
+      for (const [index, size] of sizes.entries()) {
+        try {
+          fanOut.push(
+            await fanOutScenario(bench, {
+              clients: size,
+              messages: messages ?? defaultMessages(size),
+              paths,
+              drain: index < sizes.length - 1,
+              onProgress: progress,
+            }),
+          );
+        } catch (error) {
+          // The sizes after a stalled one would start from a dirty stage: report what was measured.
+          if (!(error instanceof ExpectedError)) throw error;
+          errors.push(`N=${size}: ${error.message}`);
+          break;
+        }
       }
     }
     const coldStart = sections.has("cold-start")
@@ -245,7 +254,7 @@ runCommand(async () => {
     if (tty) process.stderr.write("\r\x1b[K");
   }
 
-  const failures: string[] = [];
+  const failures: string[] = [...errors];
   for (const run of measured.fanOut) {
     for (const [channel, audit] of Object.entries(run.audits)) {
       if (!passed(audit)) {
