@@ -52,6 +52,8 @@ export interface PathResult {
   readonly latenciesMs: readonly number[];
   /** Function CPU per invocation (function-host paths only). */
   readonly cpuMs: readonly number[];
+  /** Of which in the kernel (system time): sockets, mostly. */
+  readonly systemCpuMs: readonly number[];
   /** Deliveries the function reported, per invocation (function-host paths only). */
   readonly delivered: readonly number[];
 }
@@ -199,8 +201,8 @@ export async function fanOutScenario(
   const sns = localClient(SNSClient, bench.outputs.endpoints?.sns);
   const results = new Map<
     FanOutPath,
-    { latenciesMs: number[]; cpuMs: number[]; delivered: number[] }
-  >(paths.map((path) => [path, { latenciesMs: [], cpuMs: [], delivered: [] }]));
+    { latenciesMs: number[]; cpuMs: number[]; systemCpuMs: number[]; delivered: number[] }
+  >(paths.map((path) => [path, { latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [] }]));
   const sent = { stage: [] as number[], raw: [] as number[] };
   try {
     const warmUp = options.warmUp ?? 1;
@@ -216,10 +218,13 @@ export async function fanOutScenario(
         const kept = results.get(path) as {
           latenciesMs: number[];
           cpuMs: number[];
+          systemCpuMs: number[];
           delivered: number[];
         };
         const result =
-          m < 0 ? ({ latenciesMs: [], cpuMs: [], delivered: [] } as typeof kept) : kept;
+          m < 0
+            ? ({ latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [] } as typeof kept)
+            : kept;
         const channel = path === "raw" ? rawChannel : stageChannel;
         (path === "raw" ? sent.raw : sent.stage).push(seq);
         const arrived = bench.arrivals.expect(channel, frame);
@@ -233,9 +238,11 @@ export async function fanOutScenario(
           if (host === undefined) throw new Error(`no function host for ${path}`);
           const invoked = await host.request<{
             cpuMs: number;
+            systemCpuMs: number;
             result: { delivered?: number };
           }>("invoke", { event: snsEvent(bench.outputs.topicArn, frame, seq), timeoutMs: 900_000 });
           result.cpuMs.push(invoked.cpuMs);
+          result.systemCpuMs.push(invoked.systemCpuMs);
           result.delivered.push(invoked.result.delivered ?? 0);
         }
         result.latenciesMs.push((await arrived) - started);
@@ -272,12 +279,13 @@ export async function fanOutScenario(
     messages,
     connect: { ms: opened.ms, perSecond: (count / opened.ms) * 1000, cpu: profile },
     paths: paths.map((path) => {
-      const { latenciesMs, cpuMs, delivered } = results.get(path) ?? {
+      const { latenciesMs, cpuMs, systemCpuMs, delivered } = results.get(path) ?? {
         latenciesMs: [],
         cpuMs: [],
+        systemCpuMs: [],
         delivered: [],
       };
-      return { path, latenciesMs, cpuMs, delivered };
+      return { path, latenciesMs, cpuMs, systemCpuMs, delivered };
     }),
     audits: { stage: stageAudit, raw: rawAudit },
     ok: passed(stageAudit) && passed(rawAudit),

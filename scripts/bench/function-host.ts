@@ -61,6 +61,7 @@ serve({
     return {
       result,
       cpuMs: (used.user + used.system) / 1000,
+      systemCpuMs: used.system / 1000,
       wallMs: performance.now() - started,
     };
   },

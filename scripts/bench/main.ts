@@ -36,7 +36,7 @@ failed (they are ratios on a shared machine). Progress goes to stderr.
   --paths <list>       raw,fast,sdk,sequential,sns            (default all)
   --sections <list>    fanout,cold-start,synth                (default all; connect is part of fanout)
   --cold-runs <n>      fresh processes per bundle             (default 5)
-  --synth-runs <n>     synths of each kind                    (default 3)
+  --synth-runs <n>     synths of each kind                    (default 2)
   --timeout <s>        stop and fail after this long          (default 1800)
   --cpu-prof <dir>     write a V8 CPU profile of each helper process into dir (stage, clients,
                        function hosts), for where the time goes
@@ -132,7 +132,7 @@ runCommand(async () => {
     list("sections", args.values.sections ?? SECTIONS.join(","), SECTIONS),
   );
   const coldRuns = count("cold-runs", args.values["cold-runs"]) ?? 5;
-  const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 3;
+  const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 2;
   const timeoutS = count("timeout", args.values.timeout) ?? 1800;
   const profileDir = args.values["cpu-prof"];
 

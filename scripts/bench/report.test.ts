@@ -27,22 +27,35 @@ describe("bench report", () => {
   it("turns times to last client into deliveries per second, and CPU into µs per delivery", () => {
     const [fast, raw] = summarize(
       run(1000, [
-        { path: "fast", latenciesMs: [100, 300], cpuMs: [80, 120], delivered: [1000, 1000] },
-        { path: "raw", latenciesMs: [10, 10], cpuMs: [], delivered: [] },
+        {
+          path: "fast",
+          latenciesMs: [100, 300],
+          cpuMs: [80, 120],
+          systemCpuMs: [40, 40],
+          delivered: [1000, 1000],
+        },
+        { path: "raw", latenciesMs: [10, 10], cpuMs: [], systemCpuMs: [], delivered: [] },
       ]),
     );
 
     expect(fast).toMatchObject({ messagesPerSecond: 5000, p50Ms: 100, p99Ms: 300 });
     expect(fast?.cpuUsPerMessage).toBe(100);
+    expect(fast?.systemCpuUsPerMessage).toBe(40);
     expect(raw).toMatchObject({ messagesPerSecond: 100_000, cpuUsPerMessage: undefined });
   });
 
   it("judges the issue's goals at N=1000 and says which were missed", () => {
     const fanOut = [
       run(1000, [
-        { path: "fast", latenciesMs: [100], cpuMs: [100], delivered: [1000] },
-        { path: "sdk", latenciesMs: [400], cpuMs: [600], delivered: [1000] },
-        { path: "sequential", latenciesMs: [2000], cpuMs: [700], delivered: [1000] },
+        { path: "fast", latenciesMs: [100], cpuMs: [100], systemCpuMs: [0], delivered: [1000] },
+        { path: "sdk", latenciesMs: [400], cpuMs: [600], systemCpuMs: [0], delivered: [1000] },
+        {
+          path: "sequential",
+          latenciesMs: [2000],
+          cpuMs: [700],
+          systemCpuMs: [0],
+          delivered: [1000],
+        },
       ]),
     ].map((result) => ({
       clients: result.clients,

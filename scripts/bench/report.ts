@@ -21,6 +21,8 @@ export interface PathSummary {
   readonly p99Ms: number;
   /** Function CPU per delivered message, in microseconds; undefined where not measurable. */
   readonly cpuUsPerMessage: number | undefined;
+  /** Of which system (kernel) time. */
+  readonly systemCpuUsPerMessage: number | undefined;
 }
 
 export interface Goal {
@@ -55,10 +57,11 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export function summarize(result: FanOutResult): PathSummary[] {
-  return result.paths.map(({ path, latenciesMs, cpuMs, delivered }) => {
+  return result.paths.map(({ path, latenciesMs, cpuMs, systemCpuMs, delivered }) => {
     const totalMs = latenciesMs.reduce((sum, ms) => sum + ms, 0);
     const deliveredTotal = delivered.reduce((sum, n) => sum + n, 0);
     const cpuTotal = cpuMs.reduce((sum, ms) => sum + ms, 0);
+    const systemTotal = systemCpuMs.reduce((sum, ms) => sum + ms, 0);
     return {
       path,
       messages: latenciesMs.length,
@@ -66,6 +69,7 @@ export function summarize(result: FanOutResult): PathSummary[] {
       p50Ms: percentile(latenciesMs, 50),
       p99Ms: percentile(latenciesMs, 99),
       cpuUsPerMessage: deliveredTotal > 0 ? (cpuTotal * 1000) / deliveredTotal : undefined,
+      systemCpuUsPerMessage: deliveredTotal > 0 ? (systemTotal * 1000) / deliveredTotal : undefined,
     };
   });
 }
@@ -107,7 +111,7 @@ export function benchTables(report: BenchReport): string {
   if (report.fanOut.length > 0) {
     parts.push(
       table(
-        ["N", "path", "msgs/s", "last client p50", "p99", "function CPU / msg"],
+        ["N", "path", "msgs/s", "last client p50", "p99", "function CPU / msg (of which kernel)"],
         report.fanOut.flatMap(({ clients, paths }) =>
           paths.map((summary) => [
             String(clients),
@@ -115,7 +119,9 @@ export function benchTables(report: BenchReport): string {
             fixed(summary.messagesPerSecond),
             `${fixed(summary.p50Ms, 1)} ms`,
             `${fixed(summary.p99Ms, 1)} ms`,
-            summary.cpuUsPerMessage === undefined ? "–" : `${fixed(summary.cpuUsPerMessage)} µs`,
+            summary.cpuUsPerMessage === undefined
+              ? "–"
+              : `${fixed(summary.cpuUsPerMessage)} µs (${fixed(summary.systemCpuUsPerMessage)})`,
           ]),
         ),
       ),
