@@ -9,6 +9,7 @@ import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
 import { buildVariants, POSTER_VARIANTS, type PosterVariant } from "./bundle-variants.js";
 import { coldStarts } from "./cold-start.js";
 import { Arrivals, type FanOutPath, type FanOutResult, fanOutScenario } from "./fan-out.js";
+import { posterComparison } from "./poster-comparison.js";
 import { passed } from "./receipts.js";
 import { type BenchReport, benchTables, judgeGoals, summarize } from "./report.js";
 import { synthComparison } from "./synth.js";
@@ -18,6 +19,8 @@ const usage = `
 Usage: npm run bench [-- options]
 
 Measures, side by side in one run on 127.0.0.1 (never against fixed times: machines are noisy):
+  posters    the fast poster against the SDK poster alone, each in its own process posting to a
+             bare keep-alive server at delivery's concurrency, in turns: posts/s, CPU per post
   fan-out    N clients on a fresh local stage and N on a raw \`ws\` server; each message fanned
              out along every path in turn: (a) raw ws broadcast, (b) the project's fan-out (the
              subscriber bundle with the fast poster), (c) the same with the SDK poster, (d)
@@ -34,7 +37,8 @@ failed (they are ratios on a shared machine). Progress goes to stderr.
   --clients <list>     fan-out sizes                          (default 100,1000,5000)
   --messages <n>       measured messages per path and size    (default 20, 10, 4 for 100, 1000, 5000+)
   --paths <list>       raw,fast,sdk,sequential,sns            (default all)
-  --sections <list>    fanout,cold-start,synth                (default all; connect is part of fanout)
+  --sections <list>    posters,fanout,cold-start,synth        (default all; connect is part of fanout)
+  --posts <n>          posts per poster and round             (default 5000; 5 rounds)
   --cold-runs <n>      fresh processes per bundle             (default 5)
   --synth-runs <n>     synths of each kind                    (default 2)
   --timeout <s>        stop and fail after this long          (default 1800)
@@ -47,7 +51,7 @@ Example: npm run bench -- --clients 1000 --sections fanout --json
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ALL_PATHS: readonly FanOutPath[] = ["raw", "fast", "sdk", "sequential", "sns"];
-const SECTIONS = ["fanout", "cold-start", "synth"] as const;
+const SECTIONS = ["posters", "fanout", "cold-start", "synth"] as const;
 type Section = (typeof SECTIONS)[number];
 
 function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
@@ -113,6 +117,7 @@ runCommand(async () => {
       messages: { type: "string" },
       paths: { type: "string" },
       sections: { type: "string" },
+      posts: { type: "string" },
       "cold-runs": { type: "string" },
       "synth-runs": { type: "string" },
       timeout: { type: "string" },
@@ -131,6 +136,7 @@ runCommand(async () => {
   const sections = new Set<Section>(
     list("sections", args.values.sections ?? SECTIONS.join(","), SECTIONS),
   );
+  const posts = count("posts", args.values.posts) ?? 5000;
   const coldRuns = count("cold-runs", args.values["cold-runs"]) ?? 5;
   const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 2;
   const timeoutS = count("timeout", args.values.timeout) ?? 1800;
@@ -172,6 +178,9 @@ runCommand(async () => {
 
   const errors: string[] = [];
   const measure = async () => {
+    const posters = sections.has("posters")
+      ? await posterComparison(posts, 5, progress, profileDir)
+      : undefined;
     const fanOut: FanOutResult[] = [];
     if (sections.has("fanout")) {
       progress("building the poster variants of the subscriber");
@@ -233,7 +242,7 @@ runCommand(async () => {
       ? await coldStarts(distDir, coldRuns, progress)
       : undefined;
     const synth = sections.has("synth") ? await synthComparison(synthRuns, progress) : undefined;
-    return { fanOut, coldStart, synth };
+    return { posters, fanOut, coldStart, synth };
   };
 
   let measured: Awaited<ReturnType<typeof measure>>;
@@ -280,6 +289,7 @@ runCommand(async () => {
       paths: summarize(run),
       audits: run.audits,
     })),
+    posters: measured.posters,
     coldStart: measured.coldStart,
     synth: measured.synth,
   };

@@ -1,5 +1,6 @@
 import type { ColdStart } from "./cold-start.js";
 import type { FanOutPath, FanOutResult } from "./fan-out.js";
+import type { PosterResult } from "./poster-comparison.js";
 import type { SynthResult } from "./synth.js";
 
 /** What one `npm run bench` measured, its verdict, and the tables the README quotes. */
@@ -41,6 +42,7 @@ export interface BenchReport {
     readonly paths: readonly PathSummary[];
     readonly audits: FanOutResult["audits"];
   }[];
+  readonly posters?: readonly PosterResult[] | undefined;
   readonly coldStart: readonly ColdStart[] | undefined;
   readonly synth: readonly SynthResult[] | undefined;
   readonly goals: readonly Goal[];
@@ -108,6 +110,28 @@ export function benchTables(report: BenchReport): string {
   parts.push(
     `Machine: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverage.start.toFixed(2)} at the start, ${machine.loadAverage.end.toFixed(2)} at the end; ${report.seconds.toFixed(0)} s.`,
   );
+  if (report.posters !== undefined) {
+    const [fast, sdk] = (["fast", "sdk"] as const).map((variant) =>
+      report.posters?.find((poster) => poster.variant === variant),
+    );
+    parts.push(
+      table(
+        ["poster alone", "posts/s", "CPU / post (of which kernel)"],
+        [
+          ...report.posters.map((poster) => [
+            poster.variant === "fast" ? "fast poster" : "SDK poster",
+            fixed(poster.postsPerSecond),
+            `${fixed(poster.cpuUsPerPost)} µs (${fixed(poster.systemCpuUsPerPost)})`,
+          ]),
+          [
+            "fast / SDK",
+            `${fixed(ratio(fast?.postsPerSecond, sdk?.postsPerSecond), 1)}×`,
+            `1/${fixed(ratio(sdk?.cpuUsPerPost, fast?.cpuUsPerPost), 1)}`,
+          ],
+        ],
+      ),
+    );
+  }
   if (report.fanOut.length > 0) {
     parts.push(
       table(
@@ -197,9 +221,11 @@ export function benchTables(report: BenchReport): string {
     );
   }
   parts.push(
-    report.failures.length === 0
-      ? "Verdict: pass — every client received every message exactly once."
-      : `Verdict: FAIL — ${report.failures.join("; ")}`,
+    report.failures.length > 0
+      ? `Verdict: FAIL — ${report.failures.join("; ")}`
+      : report.fanOut.length > 0
+        ? "Verdict: pass — every client received every message exactly once."
+        : "Verdict: pass.",
   );
   return parts.join("\n\n");
 }
