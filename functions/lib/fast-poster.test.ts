@@ -7,6 +7,7 @@ import {
 import type { AddressInfo } from "node:net";
 import type { AwsCredentialIdentity } from "@smithy/types";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { LIMITS } from "../contract.js";
 import { FastPoster, memoizedCredentials, regionOf } from "./fast-poster.js";
 
 /**
@@ -56,7 +57,7 @@ describe("the signed request", () => {
 
     expect(signed.path).toBe(SDK_VECTOR.path);
     expect(signed.headers).toEqual(SDK_VECTOR.headers);
-    expect(signed.body.toString("utf8")).toBe(SDK_VECTOR.frame);
+    expect(signed.body).toBe(SDK_VECTOR.frame);
   });
 
   it("signs for the region the endpoint names, else AWS_REGION", () => {
@@ -189,6 +190,23 @@ describe("over an HTTP server", () => {
 
     expect(await fast.post("stale", "x")).toEqual({ status: "gone" });
     fast.close();
+  });
+
+  it("stops retrying once its retry budget is spent, as the SDK's token bucket does", async () => {
+    // Every post answers 503: each retry costs 5 of the 500 tokens, so 100 retries in all.
+    const failing = (res: ServerResponse) =>
+      res.writeHead(503, { "x-amzn-errortype": "ServiceUnavailableException" }).end("{}");
+    replies = Array.from({ length: 1000 }, () => failing);
+    const fast = poster();
+    const outcomes = [];
+    for (let i = 0; i < 60; i += 1) outcomes.push(await fast.post(`id${i}`, "x"));
+    fast.close();
+
+    // Positive control: the first posts were retried up to the attempt limit.
+    expect(received.filter((r) => r.url.endsWith("/id0"))).toHaveLength(LIMITS.deliveryMaxAttempts);
+    expect(received).toHaveLength(60 + 100);
+    expect(received.filter((r) => r.url.endsWith("/id59"))).toHaveLength(1);
+    expect(outcomes.every((o) => o.status === "failed" && o.statusCode === 503)).toBe(true);
   });
 
   it("signs with new credentials once the old ones are about to expire", async () => {

@@ -2,11 +2,13 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { Sha256 } from "@smithy/core/checksum";
-import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import { LIMITS } from "../contract.js";
+import { PostSigner, type SignedPost } from "./post-signer.js";
 import type { Poster, PostOutcome } from "./poster.js";
+
+export type { SignedPost } from "./post-signer.js";
 
 /**
  * PostToConnection without the SDK client: the same signed request, built with the SDK's own
@@ -72,6 +74,13 @@ export function regionOf(endpoint: URL, env: NodeJS.ProcessEnv = process.env): s
   return region;
 }
 
+/** A credential provider that also says, without waiting, which credentials are still fresh. */
+export interface MemoizedCredentials {
+  (): Promise<AwsCredentialIdentity>;
+  /** The credentials in hand while they are fresh; undefined when a call must fetch new ones. */
+  current(): AwsCredentialIdentity | undefined;
+}
+
 /**
  * A credential provider that calls `provider` once and again only when the credentials are about
  * to expire (Lambda's rotate; static ones never do); concurrent callers share one refresh.
@@ -79,12 +88,12 @@ export function regionOf(endpoint: URL, env: NodeJS.ProcessEnv = process.env): s
 export function memoizedCredentials(
   provider: AwsCredentialIdentityProvider,
   now: () => number = Date.now,
-): () => Promise<AwsCredentialIdentity> {
+): MemoizedCredentials {
   let current: AwsCredentialIdentity | undefined;
   let pending: Promise<AwsCredentialIdentity> | undefined;
   const fresh = (c: AwsCredentialIdentity): boolean =>
     c.expiration === undefined || c.expiration.getTime() - now() > CREDENTIAL_REFRESH_MS;
-  return async () => {
+  const memoized = async () => {
     if (current !== undefined && fresh(current)) return current;
     pending ??= Promise.resolve(provider()).then(
       (credentials) => {
@@ -99,6 +108,9 @@ export function memoizedCredentials(
     );
     return pending;
   };
+  return Object.assign(memoized, {
+    current: () => (current !== undefined && fresh(current) ? current : undefined),
+  });
 }
 
 interface Answer {
@@ -139,13 +151,6 @@ function messageOf(body: string): string {
   return body.slice(0, 200);
 }
 
-/** One signed POST, ready to send. */
-export interface SignedPost {
-  readonly path: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Buffer;
-}
-
 class NetworkError extends Error {
   override readonly name = "NetworkError";
   constructor(
@@ -157,33 +162,42 @@ class NetworkError extends Error {
 }
 
 export class FastPoster implements Poster {
-  private readonly url: URL;
-  private readonly basePath: string;
   private readonly send: typeof httpRequest;
   private readonly agent: HttpAgent;
+  /** The request options every post shares; path and headers are added per attempt. */
+  private readonly target: { readonly hostname: string; readonly port: number | undefined };
+  private readonly credentials: MemoizedCredentials;
+  private readonly postSigner: PostSigner;
+  /** The SDK's signer, for ids the post signer does not cover (see PostSigner.covers). */
   private readonly signer: SignatureV4;
   private readonly now: () => number;
   private readonly baseDelayMs: number;
   private retryTokens = RETRY_BUDGET;
 
   constructor(endpoint: string, options: FastPosterOptions = {}) {
-    this.url = new URL(endpoint);
-    this.basePath = this.url.pathname.replace(/\/+$/, "");
-    const secure = this.url.protocol === "https:";
+    const url = new URL(endpoint);
+    const secure = url.protocol === "https:";
     this.send = secure ? httpsRequest : httpRequest;
     // One pool per poster, reused across invocations of a warm function.
     this.agent = secure
       ? new HttpsAgent({ keepAlive: true, maxSockets: LIMITS.deliveryConcurrency })
       : new HttpAgent({ keepAlive: true, maxSockets: LIMITS.deliveryConcurrency });
+    this.target = { hostname: url.hostname, port: url.port === "" ? undefined : Number(url.port) };
     this.now = options.now ?? Date.now;
     this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
+    const region = options.region ?? regionOf(url);
+    this.credentials = memoizedCredentials(options.credentials ?? defaultProvider(), this.now);
+    this.postSigner = new PostSigner(url, region, SERVICE);
     this.signer = new SignatureV4({
       service: SERVICE,
-      region: options.region ?? regionOf(this.url),
-      credentials: memoizedCredentials(options.credentials ?? defaultProvider(), this.now),
+      region,
+      credentials: this.credentials,
       sha256: Sha256,
     });
+    this.url = url;
   }
+
+  private readonly url: URL;
 
   /** Posts one frame; never rejects: the outcome says what happened. */
   async post(connectionId: string, frame: string): Promise<PostOutcome> {
@@ -235,8 +249,14 @@ export class FastPoster implements Poster {
 
   /** The request one attempt sends: path, signed headers and body. */
   async signedRequest(connectionId: string, frame: string): Promise<SignedPost> {
-    const body = Buffer.from(frame, "utf8");
-    const path = `${this.basePath}/@connections/${extendedEncodeURIComponent(connectionId)}`;
+    const now = this.now();
+    if (!this.postSigner.covers(connectionId)) return this.sdkSigned(connectionId, frame, now);
+    const credentials = this.credentials.current() ?? (await this.credentials());
+    return this.postSigner.sign(connectionId, frame, credentials, now);
+  }
+
+  private async sdkSigned(connectionId: string, frame: string, now: number): Promise<SignedPost> {
+    const path = this.postSigner.path(connectionId);
     const signed = await this.signer.sign(
       {
         method: "POST",
@@ -247,14 +267,14 @@ export class FastPoster implements Poster {
         query: {},
         headers: {
           "content-type": "application/octet-stream",
-          "content-length": String(body.length),
+          "content-length": String(Buffer.byteLength(frame, "utf8")),
           host: this.url.host,
         },
-        body,
+        body: frame,
       },
-      { signingDate: new Date(this.now()) },
+      { signingDate: new Date(now) },
     );
-    return { path, headers: signed.headers, body };
+    return { path, headers: signed.headers, body: frame };
   }
 
   private attempt({ path, headers, body }: SignedPost): Promise<Answer> {
@@ -262,8 +282,8 @@ export class FastPoster implements Poster {
       const request = this.send(
         {
           method: "POST",
-          host: this.url.hostname,
-          port: this.url.port === "" ? undefined : Number(this.url.port),
+          host: this.target.hostname,
+          port: this.target.port,
           path,
           headers,
           agent: this.agent,
@@ -273,7 +293,7 @@ export class FastPoster implements Poster {
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) {
             response.resume();
-            response.on("end", () => resolve({ status, errorType: undefined, message: "" }));
+            response.once("end", () => resolve({ status, errorType: undefined, message: "" }));
             response.on("error", (error) => reject(new NetworkError(error.message, false)));
             return;
           }
@@ -296,7 +316,8 @@ export class FastPoster implements Poster {
       request.on("error", (error: Error) =>
         reject(error instanceof NetworkError ? error : new NetworkError(error.message, false)),
       );
-      request.end(body);
+      // A string body goes out with the headers in one write (a Buffer would take a writev).
+      request.end(body, "utf8");
     });
   }
 

@@ -10,11 +10,12 @@ export type Part = "gateway" | "invoker" | "function" | "S3 stand-in" | "SNS sta
 
 const PARTS: readonly [RegExp, Part][] = [
   [/\/dist\/[a-z]+\/index\.mjs/, "function"],
-  [/\/scripts\/local\/(s3|s3-store|aws-chunked|request-body)\.ts|fast-xml-parser/, "S3 stand-in"],
-  [/\/scripts\/local\/sns\.ts/, "SNS stand-in"],
-  [/\/scripts\/local\/(invoker|function-output|local-log|async-invocations)\.ts/, "invoker"],
-  [/\/scripts\/local\/|\/node_modules\/ws\//, "gateway"],
+  [/\/scripts\/local\/s3\/|fast-xml-parser/, "S3 stand-in"],
+  [/\/scripts\/local\/sns\//, "SNS stand-in"],
+  [/\/scripts\/local\/(lambda\/|local-log\.ts)/, "invoker"],
+  [/\/scripts\/local\/(gateway\/|faults\.ts|stage\.ts)|\/node_modules\/ws\//, "gateway"],
 ];
+// Shared code (scripts/local/http/: request bodies, signatures) counts for the listener calling it.
 
 interface ProfileNode {
   readonly id: number;

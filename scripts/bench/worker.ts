@@ -46,10 +46,17 @@ export class Worker {
     });
   }
 
-  /** Starts `file` (TypeScript, through tsx) as a helper process. */
-  static start(name: string, file: URL, env: NodeJS.ProcessEnv = {}): Worker {
+  /**
+   * Starts `file` (TypeScript, through tsx) as a helper process; with `profileDir`, it writes a V8
+   * CPU profile there when it exits (`npm run bench -- --cpu-prof DIR`).
+   */
+  static start(name: string, file: URL, env: NodeJS.ProcessEnv = {}, profileDir?: string): Worker {
     const child = fork(file, [], {
-      execArgv: ["--import", "tsx"],
+      execArgv: [
+        "--import",
+        "tsx",
+        ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]),
+      ],
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });

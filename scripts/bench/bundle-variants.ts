@@ -1,0 +1,64 @@
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build, type Plugin } from "esbuild";
+import { ARTIFACTS, type FunctionName } from "../../functions/contract.js";
+
+/**
+ * The bench's bundles of one function, identical to `npm run bundle`'s but for the poster: the
+ * bench swaps `functions/lib/fast-poster.ts` for another module exporting `createFastPoster` at
+ * build time (an esbuild resolve hook). The handlers carry no bench switch and read no extra
+ * variable; the deployed bundle is the "fast" variant, built from the same sources unchanged.
+ */
+
+export const POSTER_VARIANTS = ["fast", "sdk", "sequential"] as const;
+export type PosterVariant = (typeof POSTER_VARIANTS)[number];
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const REPLACEMENTS: Record<Exclude<PosterVariant, "fast">, string> = {
+  sdk: join(ROOT, "scripts/bench/variants/sdk-poster.ts"),
+  sequential: join(ROOT, "scripts/bench/variants/sequential-poster.ts"),
+};
+
+function swapPoster(replacement: string): Plugin {
+  return {
+    name: "bench-poster",
+    setup(builder) {
+      builder.onResolve({ filter: /\/fast-poster\.js$/ }, (args) =>
+        args.importer.includes(`${join("functions", "handlers")}`)
+          ? { path: replacement }
+          : undefined,
+      );
+    },
+  };
+}
+
+export interface VariantBundle {
+  readonly variant: PosterVariant;
+  readonly file: string;
+  readonly bytes: number;
+}
+
+/** Builds `fn` once per poster variant into outDir/<variant>/<fn>/index.mjs. */
+export async function buildVariants(fn: FunctionName, outDir: string): Promise<VariantBundle[]> {
+  const built: VariantBundle[] = [];
+  for (const variant of POSTER_VARIANTS) {
+    const file = join(outDir, variant, fn, ARTIFACTS.bundleFile);
+    await build({
+      absWorkingDir: ROOT,
+      entryPoints: [join(ROOT, "functions", "handlers", `${fn}.ts`)],
+      outfile: file,
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "esm",
+      mainFields: ["module", "main"],
+      minify: true,
+      legalComments: "none",
+      logLevel: "silent",
+      plugins: variant === "fast" ? [] : [swapPoster(REPLACEMENTS[variant])],
+    });
+    built.push({ variant, file, bytes: (await stat(file)).size });
+  }
+  return built;
+}

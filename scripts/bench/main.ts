@@ -1,0 +1,301 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ARTIFACTS, ENV, LOCAL, type StageOutputs } from "../../functions/contract.js";
+import { ExpectedError } from "../../smoke/errors.js";
+import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
+import { buildVariants, POSTER_VARIANTS, type PosterVariant } from "./bundle-variants.js";
+import { coldStarts } from "./cold-start.js";
+import { Arrivals, type FanOutPath, type FanOutResult, fanOutScenario } from "./fan-out.js";
+import { posterComparison } from "./poster-comparison.js";
+import { passed } from "./receipts.js";
+import { type BenchReport, benchTables, judgeGoals, summarize } from "./report.js";
+import { synthComparison } from "./synth.js";
+import { Worker } from "./worker.js";
+
+const usage = `
+Usage: npm run bench [-- options]
+
+Measures, side by side in one run on 127.0.0.1 (never against fixed times: machines are noisy):
+  posters    the fast poster against the SDK poster alone, each in its own process posting to a
+             bare keep-alive server at delivery's concurrency, in turns: posts/s, CPU per post
+  fan-out    N clients on a fresh local stage and N on a raw \`ws\` server; each message fanned
+             out along every path in turn: (a) raw ws broadcast, (b) the project's fan-out (the
+             subscriber bundle with the fast poster), (c) the same with the SDK poster, (d)
+             sequential SDK posts, and (b) end to end through the stage's SNS. Messages/s, time to
+             last client p50/p99, function CPU per message; every client's receipts audited
+  connect    connections per second through $connect (registry write included) while the fan-out
+             clients open, with the stage's CPU split by part (gateway, invoker, function, S3)
+  cold-start each bundle imported in fresh processes (median), and its size
+  synth      \`npm run synth\`'s per-resource imports against the provider's package root: wall
+             time and peak memory, in fresh processes
+A lost, duplicated or unknown message fails the run (exit 1); goals missed are reported, not
+failed (they are ratios on a shared machine). Progress goes to stderr.
+
+  --clients <list>     fan-out sizes                          (default 100,1000,5000)
+  --messages <n>       measured messages per path and size    (default 20, 10, 4 for 100, 1000, 5000+)
+  --paths <list>       raw,fast,sdk,sequential,sns            (default all)
+  --sections <list>    posters,fanout,cold-start,synth        (default all; connect is part of fanout)
+  --posts <n>          posts per poster and round             (default 5000; 5 rounds)
+  --cold-runs <n>      fresh processes per bundle             (default 5)
+  --synth-runs <n>     synths of each kind                    (default 2)
+  --timeout <s>        stop and fail after this long          (default 1800)
+  --cpu-prof <dir>     write a V8 CPU profile of each helper process into dir (stage, clients,
+                       function hosts), for where the time goes
+  --json               the report as JSON on stdout
+
+Example: npm run bench -- --clients 1000 --sections fanout --json
+`;
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ALL_PATHS: readonly FanOutPath[] = ["raw", "fast", "sdk", "sequential", "sns"];
+const SECTIONS = ["posters", "fanout", "cold-start", "synth"] as const;
+type Section = (typeof SECTIONS)[number];
+
+function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const items = value.split(",").map((item) => item.trim());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new UsageError(
+        `--${flag} takes a comma-separated list of ${allowed.join(", ")} (got "${item}").\n\n${usage.trim()}`,
+      );
+    }
+  }
+  return items as T[];
+}
+
+function count(flag: string, value: string | undefined, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min) {
+    throw new UsageError(
+      `--${flag} takes a whole number from ${min} (got "${value}").\n\n${usage.trim()}`,
+    );
+  }
+  return parsed;
+}
+
+function defaultMessages(clients: number): number {
+  return clients <= 100 ? 20 : clients <= 1000 ? 10 : 4;
+}
+
+/**
+ * What the stage gives its functions, for the function hosts: the contract's variables from the
+ * stage's outputs, Lambda's region and credentials, and the SDK endpoints of the local stage.
+ */
+function functionEnvironment(outputs: StageOutputs): Record<string, string | undefined> {
+  return {
+    [ENV.connectionsBucket]: outputs.connectionsBucket,
+    [ENV.connectionsPrefix]: outputs.connectionsPrefix,
+    [ENV.managementEndpoint]: outputs.managementEndpoint,
+    [ENV.topicArn]: outputs.topicArn,
+    [ENV.serviceName]: "bench-subscriber",
+    [ENV.logLevel]: "INFO",
+    AWS_REGION: LOCAL.region,
+    AWS_DEFAULT_REGION: LOCAL.region,
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
+    AWS_ENDPOINT_URL_SNS: outputs.endpoints?.sns,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+}
+
+class BenchTimeoutError extends ExpectedError {
+  override readonly name = "BenchTimeoutError";
+}
+
+runCommand(async () => {
+  const args = parseCommandLine(process.argv.slice(2), {
+    usage,
+    options: {
+      clients: { type: "string" },
+      messages: { type: "string" },
+      paths: { type: "string" },
+      sections: { type: "string" },
+      posts: { type: "string" },
+      "cold-runs": { type: "string" },
+      "synth-runs": { type: "string" },
+      timeout: { type: "string" },
+      "cpu-prof": { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
+  if (args === undefined) return 0;
+  const sizes = (args.values.clients ?? "100,1000,5000").split(",").map((value) => {
+    const parsed = count("clients", value.trim());
+    if (parsed === undefined) throw new UsageError(`--clients needs sizes.\n\n${usage.trim()}`);
+    return parsed;
+  });
+  const messages = count("messages", args.values.messages);
+  const paths = list("paths", args.values.paths ?? ALL_PATHS.join(","), ALL_PATHS);
+  const sections = new Set<Section>(
+    list("sections", args.values.sections ?? SECTIONS.join(","), SECTIONS),
+  );
+  const posts = count("posts", args.values.posts) ?? 5000;
+  const coldRuns = count("cold-runs", args.values["cold-runs"]) ?? 5;
+  const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 2;
+  const timeoutS = count("timeout", args.values.timeout) ?? 1800;
+  const profileDir = args.values["cpu-prof"];
+
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  const progress = (line: string) => {
+    if (tty) process.stderr.write(`\r\x1b[K${line}`);
+    else if (performance.now() - lastLine > 5_000) {
+      lastLine = performance.now();
+      process.stderr.write(`${line}\n`);
+    }
+  };
+
+  const distDir = join(ROOT, ARTIFACTS.dir);
+  const outdated = await bundlesOutdated(ROOT, distDir);
+  if (outdated !== undefined) {
+    process.stderr.write(`Building the bundles (${outdated}): npm run bundle …\n`);
+    await buildBundles(ROOT);
+  }
+
+  const started = performance.now();
+  const loadAtStart = loadavg()[0] ?? 0;
+  const workers: Worker[] = [];
+  let variantsDir: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BenchTimeoutError(
+            `The bench ran past --timeout ${timeoutS} s and was stopped: try fewer --clients or --messages.`,
+          ),
+        ),
+      timeoutS * 1000,
+    );
+  });
+
+  const errors: string[] = [];
+  const measure = async () => {
+    const posters = sections.has("posters")
+      ? await posterComparison(posts, 5, progress, profileDir)
+      : undefined;
+    const fanOut: FanOutResult[] = [];
+    if (sections.has("fanout")) {
+      progress("building the poster variants of the subscriber");
+      variantsDir = await mkdtemp(join(tmpdir(), "bench-variants-"));
+      const variants = await buildVariants("subscriber", variantsDir);
+      const stage = Worker.start(
+        "stage",
+        new URL("./stage-host.ts", import.meta.url),
+        {},
+        profileDir,
+      );
+      const clients = Worker.start(
+        "clients",
+        new URL("./clients.ts", import.meta.url),
+        {},
+        profileDir,
+      );
+      workers.push(stage, clients);
+      progress("starting the local stage");
+      const { outputs, rawUrl } = await stage.request<{ outputs: StageOutputs; rawUrl: string }>(
+        "start",
+        { distDir },
+      );
+      const hosts = new Map<PosterVariant, Worker>();
+      for (const variant of POSTER_VARIANTS) {
+        if (!paths.includes(variant)) continue;
+        const host = Worker.start(
+          `function host (${variant})`,
+          new URL("./function-host.ts", import.meta.url),
+          {},
+          profileDir,
+        );
+        workers.push(host);
+        const bundle = variants.find((built) => built.variant === variant)?.file;
+        await host.request("load", { bundle, env: functionEnvironment(outputs) });
+        hosts.set(variant, host);
+      }
+      const bench = { stage, clients, hosts, outputs, rawUrl, arrivals: new Arrivals(clients) };
+      for (const [index, size] of sizes.entries()) {
+        try {
+          fanOut.push(
+            await fanOutScenario(bench, {
+              clients: size,
+              messages: messages ?? defaultMessages(size),
+              paths,
+              drain: index < sizes.length - 1,
+              onProgress: progress,
+            }),
+          );
+        } catch (error) {
+          // The sizes after a stalled one would start from a dirty stage: report what was measured.
+          if (!(error instanceof ExpectedError)) throw error;
+          errors.push(`N=${size}: ${error.message}`);
+          break;
+        }
+      }
+    }
+    const coldStart = sections.has("cold-start")
+      ? await coldStarts(distDir, coldRuns, progress)
+      : undefined;
+    const synth = sections.has("synth") ? await synthComparison(synthRuns, progress) : undefined;
+    return { posters, fanOut, coldStart, synth };
+  };
+
+  let measured: Awaited<ReturnType<typeof measure>>;
+  try {
+    measured = await Promise.race([measure(), timedOut]);
+  } finally {
+    clearTimeout(timer);
+    progress("stopping");
+    await Promise.all(
+      workers.map((worker) =>
+        Promise.race([
+          worker.stop(),
+          new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref()),
+        ]).then(() => worker.kill()),
+      ),
+    );
+    if (variantsDir !== undefined) await rm(variantsDir, { recursive: true, force: true });
+    if (tty) process.stderr.write("\r\x1b[K");
+  }
+
+  const failures: string[] = [...errors];
+  for (const run of measured.fanOut) {
+    for (const [channel, audit] of Object.entries(run.audits)) {
+      if (!passed(audit)) {
+        failures.push(
+          `N=${run.clients} ${channel}: ${audit.lost} lost, ${audit.duplicated} duplicated, ${audit.unknown} unknown (${audit.examples.join("; ")})`,
+        );
+      }
+    }
+  }
+  const cpu = cpus();
+  const partial = {
+    machine: {
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim() ?? "unknown",
+      node: process.versions.node,
+      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
+    },
+    seconds: (performance.now() - started) / 1000,
+    fanOut: measured.fanOut.map((run) => ({
+      clients: run.clients,
+      connectsPerSecond: run.connect.perSecond,
+      connectCpu: run.connect.cpu,
+      paths: summarize(run),
+      audits: run.audits,
+    })),
+    posters: measured.posters,
+    coldStart: measured.coldStart,
+    synth: measured.synth,
+  };
+  const report: BenchReport = { ...partial, goals: judgeGoals(partial), failures };
+  process.stdout.write(
+    args.values.json === true ? `${JSON.stringify(report)}\n` : `${benchTables(report)}\n`,
+  );
+  return failures.length === 0 ? 0 : 1;
+});

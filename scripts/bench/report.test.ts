@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import type { FanOutResult } from "./fan-out.js";
+import { type BenchReport, benchTables, judgeGoals, percentile, summarize } from "./report.js";
+
+const clean = { expected: 0, lost: 0, duplicated: 0, unknown: 0, examples: [] };
+
+function run(clients: number, paths: FanOutResult["paths"]): FanOutResult {
+  return {
+    clients,
+    messages: paths[0]?.latenciesMs.length ?? 0,
+    connect: { ms: 1000, perSecond: clients, cpu: { cpuMs: 10, breakdown: undefined } },
+    paths,
+    audits: { stage: clean, raw: clean },
+    ok: true,
+  };
+}
+
+describe("bench report", () => {
+  it("takes nearest-rank percentiles", () => {
+    const values = [5, 1, 4, 2, 3];
+    expect(percentile(values, 50)).toBe(3);
+    expect(percentile(values, 99)).toBe(5);
+    expect(percentile([7], 1)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it("turns times to last client into deliveries per second, and CPU into µs per delivery", () => {
+    const [fast, raw] = summarize(
+      run(1000, [
+        {
+          path: "fast",
+          latenciesMs: [100, 300],
+          cpuMs: [80, 120],
+          systemCpuMs: [40, 40],
+          delivered: [1000, 1000],
+        },
+        { path: "raw", latenciesMs: [10, 10], cpuMs: [], systemCpuMs: [], delivered: [] },
+      ]),
+    );
+
+    expect(fast).toMatchObject({ messagesPerSecond: 5000, p50Ms: 100, p99Ms: 300 });
+    expect(fast?.cpuUsPerMessage).toBe(100);
+    expect(fast?.systemCpuUsPerMessage).toBe(40);
+    expect(raw).toMatchObject({ messagesPerSecond: 100_000, cpuUsPerMessage: undefined });
+  });
+
+  it("judges the issue's goals at N=1000 and says which were missed", () => {
+    const fanOut = [
+      run(1000, [
+        { path: "fast", latenciesMs: [100], cpuMs: [100], systemCpuMs: [0], delivered: [1000] },
+        { path: "sdk", latenciesMs: [400], cpuMs: [600], systemCpuMs: [0], delivered: [1000] },
+        {
+          path: "sequential",
+          latenciesMs: [2000],
+          cpuMs: [700],
+          systemCpuMs: [0],
+          delivered: [1000],
+        },
+      ]),
+    ].map((result) => ({
+      clients: result.clients,
+      connectsPerSecond: result.connect.perSecond,
+      connectCpu: result.connect.cpu,
+      paths: summarize(result),
+      audits: result.audits,
+    }));
+    const partial = {
+      machine: { cpus: 2, cpuModel: "test", node: "20", loadAverage: { start: 1, end: 1 } },
+      seconds: 1,
+      fanOut,
+      coldStart: undefined,
+      synth: [
+        { mode: "deep" as const, ms: [1], maxRssMb: [1], medianMs: 100, medianRssMb: 100 },
+        { mode: "root" as const, ms: [1], maxRssMb: [1], medianMs: 1000, medianRssMb: 700 },
+      ],
+    };
+
+    const goals = judgeGoals(partial);
+
+    expect(goals.map(({ goal, met }) => [goal, met])).toEqual([
+      ["N=1000: b ≥ 5× c in msgs/s", false],
+      ["N=1000: b's CPU per msg ≤ 1/5 of c's", true],
+      ["N=1000: b ≥ 10× d in msgs/s", true],
+      ["connect rate ≥ 1,000/s through $connect", true],
+      ["synth ≤ 1/5 of the root-import time", true],
+    ]);
+    const report: BenchReport = { ...partial, goals, failures: [] };
+    const tables = benchTables(report);
+    expect(tables).toContain("| 1000 | 4.0× | 6.0× | 20.0× | – |");
+    expect(tables).toContain("| N=1000: b ≥ 5× c in msgs/s | 4.0× | **no** |");
+    expect(tables).toMatch(/Verdict: pass/);
+    expect(benchTables({ ...report, failures: ["N=1000 stage: 1 lost"] })).toMatch(
+      /Verdict: FAIL — N=1000 stage: 1 lost/,
+    );
+  });
+});

@@ -1,0 +1,292 @@
+import type { ColdStart } from "./cold-start.js";
+import type { FanOutPath, FanOutResult } from "./fan-out.js";
+import type { PosterResult } from "./poster-comparison.js";
+import type { SynthResult } from "./synth.js";
+
+/** What one `npm run bench` measured, its verdict, and the tables the README quotes. */
+
+export interface Machine {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly node: string;
+  /** 1-minute load average when the run started and when it ended. */
+  readonly loadAverage: { readonly start: number; readonly end: number };
+}
+
+export interface PathSummary {
+  readonly path: FanOutPath;
+  readonly messages: number;
+  /** Deliveries per second: clients × messages over the summed time to last client. */
+  readonly messagesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Function CPU per delivered message, in microseconds; undefined where not measurable. */
+  readonly cpuUsPerMessage: number | undefined;
+  /** Of which system (kernel) time. */
+  readonly systemCpuUsPerMessage: number | undefined;
+}
+
+export interface Goal {
+  readonly goal: string;
+  readonly met: boolean;
+  readonly measured: string;
+}
+
+export interface BenchReport {
+  readonly machine: Machine;
+  readonly seconds: number;
+  readonly fanOut: readonly {
+    readonly clients: number;
+    readonly connectsPerSecond: number;
+    readonly connectCpu: FanOutResult["connect"]["cpu"];
+    readonly paths: readonly PathSummary[];
+    readonly audits: FanOutResult["audits"];
+  }[];
+  readonly posters?: readonly PosterResult[] | undefined;
+  readonly coldStart: readonly ColdStart[] | undefined;
+  readonly synth: readonly SynthResult[] | undefined;
+  readonly goals: readonly Goal[];
+  /** Lost, duplicated or unknown messages, and anything else that fails the run. */
+  readonly failures: readonly string[];
+}
+
+/** Nearest-rank percentile. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
+export function summarize(result: FanOutResult): PathSummary[] {
+  return result.paths.map(({ path, latenciesMs, cpuMs, systemCpuMs, delivered }) => {
+    const totalMs = latenciesMs.reduce((sum, ms) => sum + ms, 0);
+    const deliveredTotal = delivered.reduce((sum, n) => sum + n, 0);
+    const cpuTotal = cpuMs.reduce((sum, ms) => sum + ms, 0);
+    const systemTotal = systemCpuMs.reduce((sum, ms) => sum + ms, 0);
+    return {
+      path,
+      messages: latenciesMs.length,
+      messagesPerSecond: (result.clients * latenciesMs.length * 1000) / totalMs,
+      p50Ms: percentile(latenciesMs, 50),
+      p99Ms: percentile(latenciesMs, 99),
+      cpuUsPerMessage: deliveredTotal > 0 ? (cpuTotal * 1000) / deliveredTotal : undefined,
+      systemCpuUsPerMessage: deliveredTotal > 0 ? (systemTotal * 1000) / deliveredTotal : undefined,
+    };
+  });
+}
+
+const LABELS: Record<FanOutPath, string> = {
+  raw: "(a) raw `ws` broadcast",
+  fast: "(b) the project's fan-out (fast poster)",
+  sdk: "(c) the same with the SDK poster",
+  sequential: "(d) sequential SDK posts",
+  sns: "(b) end to end: SNS Publish to the stage",
+};
+
+const fixed = (value: number | undefined, digits = 0) =>
+  value === undefined || Number.isNaN(value) ? "–" : value.toFixed(digits);
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+}
+
+export function byPath(paths: readonly PathSummary[], path: FanOutPath): PathSummary | undefined {
+  return paths.find((summary) => summary.path === path);
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n");
+}
+
+/** The run as Markdown tables. */
+export function benchTables(report: BenchReport): string {
+  const parts: string[] = [];
+  const { machine } = report;
+  parts.push(
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverage.start.toFixed(2)} at the start, ${machine.loadAverage.end.toFixed(2)} at the end; ${report.seconds.toFixed(0)} s.`,
+  );
+  if (report.posters !== undefined) {
+    const [fast, sdk] = (["fast", "sdk"] as const).map((variant) =>
+      report.posters?.find((poster) => poster.variant === variant),
+    );
+    parts.push(
+      table(
+        ["poster alone", "posts/s", "CPU / post (of which kernel)"],
+        [
+          ...report.posters.map((poster) => [
+            poster.variant === "fast" ? "fast poster" : "SDK poster",
+            fixed(poster.postsPerSecond),
+            `${fixed(poster.cpuUsPerPost)} µs (${fixed(poster.systemCpuUsPerPost)})`,
+          ]),
+          [
+            "fast / SDK",
+            `${fixed(ratio(fast?.postsPerSecond, sdk?.postsPerSecond), 1)}×`,
+            `1/${fixed(ratio(sdk?.cpuUsPerPost, fast?.cpuUsPerPost), 1)}`,
+          ],
+        ],
+      ),
+    );
+  }
+  if (report.fanOut.length > 0) {
+    parts.push(
+      table(
+        ["N", "path", "msgs/s", "last client p50", "p99", "function CPU / msg (of which kernel)"],
+        report.fanOut.flatMap(({ clients, paths }) =>
+          paths.map((summary) => [
+            String(clients),
+            LABELS[summary.path],
+            fixed(summary.messagesPerSecond),
+            `${fixed(summary.p50Ms, 1)} ms`,
+            `${fixed(summary.p99Ms, 1)} ms`,
+            summary.cpuUsPerMessage === undefined
+              ? "–"
+              : `${fixed(summary.cpuUsPerMessage)} µs (${fixed(summary.systemCpuUsPerMessage)})`,
+          ]),
+        ),
+      ),
+    );
+    parts.push(
+      table(
+        ["N", "b/c msgs/s", "c/b CPU per msg", "b/d msgs/s", "b/a msgs/s"],
+        report.fanOut.map(({ clients, paths }) => {
+          const [a, b, c, d] = (["raw", "fast", "sdk", "sequential"] as const).map((path) =>
+            byPath(paths, path),
+          );
+          return [
+            String(clients),
+            `${fixed(ratio(b?.messagesPerSecond, c?.messagesPerSecond), 1)}×`,
+            `${fixed(ratio(c?.cpuUsPerMessage, b?.cpuUsPerMessage), 1)}×`,
+            `${fixed(ratio(b?.messagesPerSecond, d?.messagesPerSecond), 1)}×`,
+            fixed(ratio(b?.messagesPerSecond, a?.messagesPerSecond), 3),
+          ];
+        }),
+      ),
+    );
+    const parts_ = ["gateway", "invoker", "function", "S3 stand-in", "gc", "other"];
+    parts.push(
+      table(
+        ["N", "connects/s", "stage CPU", ...parts_.map((part) => `${part} share`)],
+        report.fanOut.map(({ clients, connectsPerSecond, connectCpu }) => {
+          const total = connectCpu.breakdown?.totalMs ?? 0;
+          return [
+            String(clients),
+            fixed(connectsPerSecond),
+            `${fixed(connectCpu.cpuMs)} ms`,
+            ...parts_.map((part) =>
+              total > 0 ? `${fixed(((connectCpu.breakdown?.ms[part] ?? 0) / total) * 100)}%` : "–",
+            ),
+          ];
+        }),
+      ),
+    );
+  }
+  if (report.coldStart !== undefined) {
+    parts.push(
+      table(
+        ["bundle", "size", "cold import (median)", "runs"],
+        report.coldStart.map(({ fn, bytes, medianMs, importMs }) => [
+          fn,
+          `${fixed(bytes / 1024)} KB`,
+          `${fixed(medianMs)} ms`,
+          importMs.map((ms) => fixed(ms)).join(", "),
+        ]),
+      ),
+    );
+  }
+  if (report.synth !== undefined) {
+    parts.push(
+      table(
+        ["synth", "wall (median)", "peak RSS (median)"],
+        report.synth.map(({ mode, medianMs, medianRssMb }) => [
+          mode === "deep"
+            ? "`npm run synth` (per-resource imports)"
+            : "provider package root imported",
+          `${fixed(medianMs)} ms`,
+          `${fixed(medianRssMb)} MB`,
+        ]),
+      ),
+    );
+  }
+  if (report.goals.length > 0) {
+    parts.push(
+      table(
+        ["goal", "measured", "met"],
+        report.goals.map(({ goal, measured, met }) => [goal, measured, met ? "yes" : "**no**"]),
+      ),
+    );
+  }
+  parts.push(
+    report.failures.length > 0
+      ? `Verdict: FAIL — ${report.failures.join("; ")}`
+      : report.fanOut.length > 0
+        ? "Verdict: pass — every client received every message exactly once."
+        : "Verdict: pass.",
+  );
+  return parts.join("\n\n");
+}
+
+/** The issue's goals, judged on this run (N=1000 for the fan-out ratios). */
+export function judgeGoals(report: Omit<BenchReport, "goals" | "failures">): Goal[] {
+  const goals: Goal[] = [];
+  const at1000 = report.fanOut.find((run) => run.clients === 1000);
+  if (at1000 !== undefined) {
+    const b = byPath(at1000.paths, "fast");
+    const c = byPath(at1000.paths, "sdk");
+    const d = byPath(at1000.paths, "sequential");
+    const speed = ratio(b?.messagesPerSecond, c?.messagesPerSecond);
+    if (speed !== undefined)
+      goals.push({
+        goal: "N=1000: b ≥ 5× c in msgs/s",
+        measured: `${fixed(speed, 1)}×`,
+        met: speed >= 5,
+      });
+    const cpu = ratio(c?.cpuUsPerMessage, b?.cpuUsPerMessage);
+    if (cpu !== undefined)
+      goals.push({
+        goal: "N=1000: b's CPU per msg ≤ 1/5 of c's",
+        measured: `1/${fixed(cpu, 1)}`,
+        met: cpu >= 5,
+      });
+    const sequential = ratio(b?.messagesPerSecond, d?.messagesPerSecond);
+    if (sequential !== undefined)
+      goals.push({
+        goal: "N=1000: b ≥ 10× d in msgs/s",
+        measured: `${fixed(sequential, 1)}×`,
+        met: sequential >= 10,
+      });
+  }
+  if (report.fanOut.length > 0) {
+    const slowest = Math.min(...report.fanOut.map((run) => run.connectsPerSecond));
+    goals.push({
+      goal: "connect rate ≥ 1,000/s through $connect",
+      measured: `${fixed(slowest)}/s (slowest N)`,
+      met: slowest >= 1000,
+    });
+  }
+  if (report.coldStart !== undefined) {
+    const largest = Math.max(...report.coldStart.map((cold) => cold.bytes));
+    goals.push({
+      goal: "every bundle ≤ 500 KB",
+      measured: `largest ${fixed(largest / 1024)} KB`,
+      met: largest <= 500 * 1024,
+    });
+  }
+  if (report.synth !== undefined) {
+    const [deep, root] = (["deep", "root"] as const).map(
+      (mode) => report.synth?.find((run) => run.mode === mode)?.medianMs,
+    );
+    const share = ratio(deep, root);
+    if (share !== undefined)
+      goals.push({
+        goal: "synth ≤ 1/5 of the root-import time",
+        measured: `${fixed(share * 100)}%`,
+        met: share <= 0.2,
+      });
+  }
+  return goals;
+}
