@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 import { Sha256 } from "@smithy/core/checksum";
@@ -10,6 +10,13 @@ import {
   UNSIGNED_PAYLOAD,
 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
+import {
+  rejectionFor,
+  type SignatureProblem,
+  type SignatureRejection,
+} from "./signature-rejection.js";
+
+export type { SignatureRejection } from "./signature-rejection.js";
 
 /**
  * SigV4 on the local stage's endpoints, as AWS requires it (issue 12, finding 9). Every listener
@@ -28,24 +35,8 @@ import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
  *
  * Verifying means signing the canonical request again with the SDK's own signer
  * (@smithy/signature-v4: the same canonical path, query and headers code the clients sign with)
- * and comparing in constant time.
- *
- * Error shapes, per service, are AWS's:
- * - S3 (XML `<Error>`): AccessDenied for an anonymous request, InvalidAccessKeyId,
- *   SignatureDoesNotMatch, RequestTimeTooSkewed (MaxAllowedSkewMilliseconds 900000), AccessDenied
- *   "Request has expired" for a presigned URL past X-Amz-Expires, XAmzContentSHA256Mismatch,
- *   AuthorizationHeaderMalformed / AuthorizationQueryParametersError (400) — Amazon S3 API
- *   Reference, "Error responses" (list of error codes).
- * - SNS (query protocol, XML `<ErrorResponse>` with Type Sender): MissingAuthenticationToken and
- *   InvalidClientTokenId (403), IncompleteSignature (400) — SNS API Reference, "Common Error
- *   Types"; SignatureDoesNotMatch (403), also for "Signature expired: … (… - 15 min.)" as SNS
- *   answers it (aws/aws-sdk-js#265).
- * - API Gateway `@connections` and Lambda (JSON `{"message"}` with `x-amzn-ErrorType`):
- *   MissingAuthenticationTokenException "Missing Authentication Token", UnrecognizedClientException
- *   "The security token included in the request is invalid.", InvalidSignatureException for a
- *   mismatch and for "Signature expired: … (… - 5 min.)": API Gateway allows 5 minutes
- *   (AWS Knowledge Center, "Troubleshoot SigV4 signature mismatch errors with IAM authentication
- *   for API Gateway").
+ * and comparing in constant time. AWS's error shapes for each service are in
+ * signature-rejection.ts.
  */
 
 /** The signing name of the service a listener stands in for. */
@@ -68,13 +59,6 @@ export interface SignaturePolicy {
 
 /** What a listener is given: the policy without the service, which the listener knows. */
 export type SignatureSettings = Omit<SignaturePolicy, "service">;
-
-/** What to answer instead of serving the request. */
-export interface SignatureRejection {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
 
 /**
  * The loopback stage's credentials: fixed and well known, like every local emulator's, because on
@@ -119,35 +103,6 @@ const SKEW_WINDOW_MS: Record<SignedService, number> = {
 /** Presigned URLs live at most a week (SigV4). */
 const MAX_PRESIGNED_SECONDS = 7 * 24 * 3600;
 
-type Problem =
-  | { readonly kind: "missing" }
-  | { readonly kind: "malformed"; readonly detail: string }
-  | { readonly kind: "unknown-key"; readonly accessKeyId: string }
-  | {
-      readonly kind: "mismatch";
-      readonly accessKeyId: string;
-      readonly signatureProvided: string;
-      readonly stringToSign: string;
-      readonly canonicalRequest: string;
-    }
-  | {
-      readonly kind: "payload-mismatch";
-      readonly claimed: string;
-      readonly computed: string;
-    }
-  | {
-      readonly kind: "skewed";
-      readonly requestTime: string;
-      readonly serverTime: string;
-      readonly future: boolean;
-    }
-  | {
-      readonly kind: "expired";
-      readonly expiresSeconds: number;
-      readonly expiredAt: string;
-      readonly serverTime: string;
-    };
-
 /** What a request says about its signature, header or query alike. */
 interface Claim {
   readonly presigned: boolean;
@@ -161,9 +116,6 @@ interface Claim {
   readonly longDate: string;
   readonly expiresSeconds?: number;
 }
-
-const SIGNATURE_HINT =
-  "The local stage requires SigV4-signed requests, as AWS does: use an AWS SDK or the AWS CLI.";
 
 function headerText(request: IncomingMessage, name: string): string | undefined {
   const values = request.headersDistinct[name];
@@ -221,7 +173,7 @@ function parseCredential(text: string) {
   return { accessKeyId, scopeDate, region, service };
 }
 
-type Parsed = { readonly claim: Claim } | { readonly problem: Problem };
+type Parsed = { readonly claim: Claim } | { readonly problem: SignatureProblem };
 
 function headerClaim(request: IncomingMessage, authorization: string): Parsed {
   if (!authorization.startsWith(`${ALGORITHM_IDENTIFIER} `)) {
@@ -378,7 +330,7 @@ function payloadHashOf(
   claim: Claim,
   service: SignedService,
   body: Buffer,
-): { hash: string } | { problem: Problem } {
+): { hash: string } | { problem: SignatureProblem } {
   const claimed =
     headerText(request, "x-amz-content-sha256") ??
     (claim.presigned ? single(query, "X-Amz-Content-Sha256") : undefined);
@@ -400,7 +352,7 @@ async function findProblem(
   request: IncomingMessage,
   body: Buffer,
   policy: SignaturePolicy,
-): Promise<Problem | undefined> {
+): Promise<SignatureProblem | undefined> {
   const url = request.url ?? "/";
   const query = queryOf(url);
   const authorization = headerText(request, "authorization");
@@ -440,6 +392,9 @@ async function findProblem(
       kind: "skewed",
       requestTime: claim.longDate,
       serverTime: longDateOf(now),
+      serverTimeIso: new Date(now).toISOString(),
+      boundary: longDateOf(tooOld ? now - window : now + window),
+      windowMs: window,
       future: !tooOld,
     };
   }
@@ -478,199 +433,16 @@ async function findProblem(
   return undefined;
 }
 
-function escapeXml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function xmlElements(fields: Record<string, string>): string {
-  return Object.entries(fields)
-    .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)
-    .join("");
-}
-
-const MISMATCH_MESSAGE =
-  "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
-
-/** The text AWS gives a request signed too long ago (or too far ahead). */
-function expiredMessage(problem: Extract<Problem, { kind: "skewed" }>, windowMinutes: number) {
-  const server = parseLongDate(problem.serverTime) ?? 0;
-  const window = windowMinutes * 60_000;
-  return problem.future
-    ? `Signature not yet current: ${problem.requestTime} is still later than ${longDateOf(server + window)} (${problem.serverTime} + ${windowMinutes} min.)`
-    : `Signature expired: ${problem.requestTime} is now earlier than ${longDateOf(server - window)} (${problem.serverTime} - ${windowMinutes} min.)`;
-}
-
-function isoOf(longDate: string): string {
-  return new Date(parseLongDate(longDate) ?? 0).toISOString();
-}
-
-function strictHint(policy: SignaturePolicy): string {
-  return policy.strict
-    ? " The local stage is bound to a non-loopback interface and accepts only its own credentials (the AWS credentials file it wrote into its state directory)."
-    : "";
-}
-
-function s3Rejection(problem: Problem, request: IncomingMessage, policy: SignaturePolicy) {
-  const requestId = randomUUID().replace(/-/g, "").slice(0, 16).toUpperCase();
-  const error = (status: number, code: string, message: string, detail = {}) => ({
-    status,
-    code,
-    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${xmlElements({ Code: code, Message: message, ...detail, RequestId: requestId })}</Error>`,
-  });
-  const shaped = (() => {
-    switch (problem.kind) {
-      case "missing":
-        return error(403, "AccessDenied", `Access Denied. ${SIGNATURE_HINT}`);
-      case "malformed":
-        return error(
-          400,
-          request.headers.authorization === undefined
-            ? "AuthorizationQueryParametersError"
-            : "AuthorizationHeaderMalformed",
-          problem.detail,
-        );
-      case "unknown-key":
-        return error(
-          403,
-          "InvalidAccessKeyId",
-          `The AWS Access Key Id you provided does not exist in our records.${strictHint(policy)}`,
-          { AWSAccessKeyId: problem.accessKeyId },
-        );
-      case "mismatch":
-        return error(
-          403,
-          "SignatureDoesNotMatch",
-          "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-          {
-            AWSAccessKeyId: problem.accessKeyId,
-            StringToSign: problem.stringToSign,
-            SignatureProvided: problem.signatureProvided,
-            CanonicalRequest: problem.canonicalRequest,
-          },
-        );
-      case "payload-mismatch":
-        return error(
-          400,
-          "XAmzContentSHA256Mismatch",
-          "The provided 'x-amz-content-sha256' header does not match what was computed.",
-          {
-            ClientComputedContentSHA256: problem.claimed,
-            S3ComputedContentSHA256: problem.computed,
-          },
-        );
-      case "skewed":
-        return error(
-          403,
-          "RequestTimeTooSkewed",
-          "The difference between the request time and the current time is too large.",
-          {
-            RequestTime: problem.requestTime,
-            ServerTime: isoOf(problem.serverTime),
-            MaxAllowedSkewMilliseconds: String(SKEW_WINDOW_MS.s3),
-          },
-        );
-      case "expired":
-        return error(403, "AccessDenied", "Request has expired", {
-          "X-Amz-Expires": String(problem.expiresSeconds),
-          Expires: problem.expiredAt,
-          ServerTime: problem.serverTime,
-        });
-    }
-  })();
-  const head = request.method === "HEAD";
-  return {
-    status: shaped.status,
-    headers: {
-      "x-amz-request-id": requestId,
-      ...(head
-        ? { "x-amz-error-code": shaped.code }
-        : {
-            "content-type": "application/xml",
-            "content-length": String(Buffer.byteLength(shaped.body)),
-          }),
-    },
-    body: head ? "" : shaped.body,
-  };
-}
-
-function snsRejection(problem: Problem, policy: SignaturePolicy) {
-  const [status, code, message] = ((): [number, string, string] => {
-    switch (problem.kind) {
-      case "missing":
-        return [
-          403,
-          "MissingAuthenticationToken",
-          `Request must contain either a valid (registered) AWS access key ID or X.509 certificate. ${SIGNATURE_HINT}`,
-        ];
-      case "malformed":
-        return [400, "IncompleteSignature", problem.detail];
-      case "unknown-key":
-        return [
-          403,
-          "InvalidClientTokenId",
-          `The security token included in the request is invalid.${strictHint(policy)}`,
-        ];
-      case "mismatch":
-      case "payload-mismatch":
-        return [403, "SignatureDoesNotMatch", MISMATCH_MESSAGE];
-      case "skewed":
-        return [403, "SignatureDoesNotMatch", expiredMessage(problem, 15)];
-      case "expired":
-        return [403, "SignatureDoesNotMatch", `Request has expired: ${problem.expiredAt}`];
-    }
-  })();
-  const requestId = randomUUID();
-  const body = `<?xml version="1.0"?>\n<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
-  return {
-    status,
-    headers: {
-      "content-type": "text/xml",
-      "content-length": String(Buffer.byteLength(body)),
-      "x-amzn-requestid": requestId,
-    },
-    body,
-  };
-}
-
-/** API Gateway's and Lambda's REST-JSON shape: `{"message"}` and the x-amzn-ErrorType header. */
-function jsonRejection(problem: Problem, policy: SignaturePolicy) {
-  const [type, message] = ((): [string, string] => {
-    switch (problem.kind) {
-      case "missing":
-        return ["MissingAuthenticationTokenException", "Missing Authentication Token"];
-      case "malformed":
-        return ["IncompleteSignatureException", problem.detail];
-      case "unknown-key":
-        return [
-          "UnrecognizedClientException",
-          `The security token included in the request is invalid.${strictHint(policy)}`,
-        ];
-      case "mismatch":
-      case "payload-mismatch":
-        return ["InvalidSignatureException", MISMATCH_MESSAGE];
-      case "skewed":
-        return ["InvalidSignatureException", expiredMessage(problem, 5)];
-      case "expired":
-        return ["InvalidSignatureException", `Signature expired: ${problem.expiredAt}`];
-    }
-  })();
-  const body = JSON.stringify({ message });
-  return {
-    status: 403,
-    headers: {
-      "content-type": "application/json",
-      "content-length": String(Buffer.byteLength(body)),
-      "x-amzn-errortype": type,
-      "x-amzn-requestid": randomUUID(),
-    },
-    body,
-  };
-}
-
 /**
  * Checks a request's SigV4 signature before a listener serves it. `body` is the request's body as
  * received (aws-chunked still framed): the payload hash a signature covers is checked against it.
- * Undefined means serve the request; otherwise answer with the rejection, nothing else.
+ * Undefined means serve the request; otherwise answer with the rejection and nothing else:
+ *
+ *   const body = await readBody(request, limit);
+ *   const rejected = await checkSignature(request, body, { ...signatures, service: "lambda" });
+ *   if (rejected) return void response.writeHead(rejected.status, rejected.headers).end(rejected.body);
+ *
+ * `signatures` is the stage's SignatureSettings (startLocalStage builds one for all listeners).
  */
 export async function checkSignature(
   request: IncomingMessage,
@@ -679,12 +451,9 @@ export async function checkSignature(
 ): Promise<SignatureRejection | undefined> {
   const problem = await findProblem(request, body, policy);
   if (problem === undefined) return undefined;
-  switch (policy.service) {
-    case "s3":
-      return s3Rejection(problem, request, policy);
-    case "sns":
-      return snsRejection(problem, policy);
-    default:
-      return jsonRejection(problem, policy);
-  }
+  return rejectionFor(policy.service, problem, {
+    method: request.method ?? "GET",
+    headerSigned: request.headers.authorization !== undefined,
+    strict: policy.strict,
+  });
 }
