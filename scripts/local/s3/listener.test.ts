@@ -143,6 +143,7 @@ describe("local S3 with the real S3 client", () => {
     ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
   });
 
+  // 2,500 signed and verified PutObjects: 19–21 s on a loaded 2-core machine, over vitest's 20 s.
   it("lists more than 1000 random mixed-case keys exactly once each, in order, across pages", async () => {
     const keys = new Set<string>();
     while (keys.size < 2500) keys.add(`connections/${randomKey()}`);
@@ -160,7 +161,7 @@ describe("local S3 with the real S3 client", () => {
     const firstPage = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
     expect(firstPage.Contents).toHaveLength(1000);
     expect(firstPage.IsTruncated).toBe(true);
-  });
+  }, 60_000);
 
   it("honours Prefix and small MaxKeys pages", async () => {
     for (const Key of ["a/1", "a/2", "a/3", "b/1", "ab"]) {
@@ -246,6 +247,8 @@ describe("local S3 with the real S3 client", () => {
       const copied = await aws("s3", "cp", `s3://${bucket}/connections/L0SM9cOF+/=x y`, "-");
       expect(copied.stdout).toBe("{}");
     },
+    // Each AWS CLI run starts a Python interpreter: 7–20 s for three on a loaded machine.
+    60_000,
   );
 
   it("answers malformed paths and DeleteObjects bodies with S3's 400 errors, not 500", async () => {

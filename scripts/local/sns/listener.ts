@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import type { RequestListener, ServerResponse } from "node:http";
 import type { SNSEvent, SNSMessageAttributes } from "aws-lambda";
 import { LIMITS } from "../../../functions/contract.js";
@@ -189,10 +190,18 @@ export function snsListener(
   return (request, response) => {
     const handle = async () => {
       // Form encoding can inflate a message several times over.
-      const body = await readBody(request, LIMITS.snsMessageBytes * 40).catch((error: unknown) => {
-        if (error instanceof BodyTooLargeError) throw messageTooLong();
-        throw error;
-      });
+      const body = await readBody(request, LIMITS.snsMessageBytes * 40).catch(
+        async (error: unknown) => {
+          if (!(error instanceof BodyTooLargeError)) throw error;
+          // Read the rest before answering: a client still uploading when the socket closes
+          // sees a reset (ECONNRESET), not SNS's error.
+          if (!request.destroyed && !request.readableEnded) {
+            request.resume();
+            await once(request, "end");
+          }
+          throw messageTooLong();
+        },
+      );
       const rejected = await checkSignature(request, body, { ...signatures, service: "sns" });
       if (rejected !== undefined) {
         response.writeHead(rejected.status, rejected.headers).end(rejected.body);
