@@ -4,6 +4,7 @@ import { ARTIFACTS, LIMITS, LOCAL_STAGE, STATE_DIR } from "../../functions/contr
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { millisecondsOption } from "../milliseconds-option.js";
 import { FaultPlanError, parseFaultPlan } from "./faults.js";
+import { LOOPBACK_CREDENTIALS } from "./http/request-signature.js";
 import { buildBundles, bundlesOutdated } from "./lambda/bundles.js";
 import { renderLogEntry } from "./log-view.js";
 import {
@@ -86,6 +87,7 @@ function signatureLines(stage: RunningLocalStage, host: string, colour: boolean)
     ),
     `  Credentials ${file} (AWS credentials file, profile ${STAGE_CREDENTIALS_PROFILE}; readable by you only)`,
     `             e.g. AWS_SHARED_CREDENTIALS_FILE=${file} AWS_PROFILE=${STAGE_CREDENTIALS_PROFILE} aws sns publish --endpoint-url ${outputs.endpoints?.sns} --topic-arn ${outputs.topicArn} --message hi`,
+    `             npm run smoke and send-data sign as ${LOOPBACK_CREDENTIALS.accessKeyId} / ${LOOPBACK_CREDENTIALS.secretAccessKey}: this stage refuses them`,
   ];
 }
 
