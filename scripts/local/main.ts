@@ -1,12 +1,18 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS, LIMITS, LOCAL_STAGE } from "../../functions/contract.js";
+import { ARTIFACTS, LIMITS, LOCAL_STAGE, STATE_DIR } from "../../functions/contract.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { millisecondsOption } from "../milliseconds-option.js";
 import { FaultPlanError, parseFaultPlan } from "./faults.js";
+import { LOOPBACK_CREDENTIALS } from "./http/request-signature.js";
 import { buildBundles, bundlesOutdated } from "./lambda/bundles.js";
 import { renderLogEntry } from "./log-view.js";
-import { DEFAULT_PORTS, startLocalStage } from "./stage.js";
+import {
+  DEFAULT_PORTS,
+  type RunningLocalStage,
+  STAGE_CREDENTIALS_PROFILE,
+  startLocalStage,
+} from "./stage.js";
 
 const usage = `
 Usage: npm start [-- options]
@@ -15,7 +21,9 @@ Runs the local stage on this machine, no AWS account needed: a WebSocket gateway
 Management API, S3 and SNS, invoking the same bundles (dist/) that deploy to AWS. Builds the
 bundles first when they are missing or older than functions/. Ctrl-C stops it.
 
-  --host <address>     interface to bind            (env WEBSOCKET_STAGES_HOST, default 127.0.0.1)
+  --host <address>     interface to bind            (env WEBSOCKET_STAGES_HOST, default 127.0.0.1);
+                       on any other than loopback the stage is reachable from other machines
+                       and accepts only its own credentials (see Signatures below)
   --port <n>           WebSocket + @connections     (env WEBSOCKET_STAGES_PORT, default ${DEFAULT_PORTS.gateway})
   --s3-port <n>        S3                           (env WEBSOCKET_STAGES_S3_PORT, default ${DEFAULT_PORTS.s3})
   --sns-port <n>       SNS                          (env WEBSOCKET_STAGES_SNS_PORT, default ${DEFAULT_PORTS.sns})
@@ -30,6 +38,12 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
   --dist-dir <dir>     run the bundles in <dir> (e.g. a downloaded CI build) instead of dist/;
                        they are not rebuilt
   --json               print the outputs and every log entry as JSON lines
+
+Signatures: @connections, S3 and SNS require SigV4-signed requests, as AWS does (an unsigned
+request gets AWS's 403). On 127.0.0.1 any credentials are accepted, but requests made with the
+stage's own key (local / local, what its functions use) must verify. On another --host, only
+the stage's own credentials, fresh each run, are accepted and every signature is verified; they
+are written to ${STATE_DIR}/${LOCAL_STAGE}-credentials (an AWS credentials file, profile ${STAGE_CREDENTIALS_PROFILE}).
 
 Examples: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
           npm start -- --idle-timeout 30000 --max-connection 120000
@@ -51,6 +65,30 @@ function portOption(flag: string, value: string | undefined, envName: string): n
     );
   }
   return port;
+}
+
+/**
+ * What the banner says about request signatures: one line on loopback; on another interface a
+ * warning that cannot be missed, with where a client finds the credentials (never the secret).
+ */
+function signatureLines(stage: RunningLocalStage, host: string, colour: boolean): string[] {
+  const { signatures, outputs } = stage;
+  if (!signatures.strict) {
+    return [
+      `  Signatures SigV4 required; any credentials accepted on ${host} (the stage's own, ${signatures.accessKeyId}, verified)`,
+    ];
+  }
+  const file = shortPath(signatures.credentialsFile ?? "");
+  const loud = (text: string) => (colour ? `\u001b[1;33m${text}\u001b[0m` : text);
+  return [
+    loud(`  !! STRICT SIGNATURES: bound to ${host}, reachable from other machines.`),
+    loud(
+      `  !! Only this run's credentials (access key ${signatures.accessKeyId}) are accepted; every request signature is verified.`,
+    ),
+    `  Credentials ${file} (AWS credentials file, profile ${STAGE_CREDENTIALS_PROFILE}; readable by you only)`,
+    `             e.g. AWS_SHARED_CREDENTIALS_FILE=${file} AWS_PROFILE=${STAGE_CREDENTIALS_PROFILE} aws sns publish --endpoint-url ${outputs.endpoints?.sns} --topic-arn ${outputs.topicArn} --message hi`,
+    `             npm run smoke and send-data sign as ${LOOPBACK_CREDENTIALS.accessKeyId} / ${LOOPBACK_CREDENTIALS.secretAccessKey}: this stage refuses them`,
+  ];
 }
 
 /** Relative to the working directory when inside it. */
@@ -125,7 +163,9 @@ runCommand(async () => {
   const startMs = Math.round(performance.now() - started);
   const { outputs } = stage;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ type: "ready", startMs, outputs })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ type: "ready", startMs, outputs, signatures: stage.signatures })}\n`,
+    );
   } else {
     process.stdout.write(
       [
@@ -135,6 +175,7 @@ runCommand(async () => {
         `  Connect    npm run connect -- ${LOCAL_STAGE}`,
         `  Publish    npm run send-data -- ${LOCAL_STAGE} '{"hello":"world"}'`,
         `  Logs       ${shortPath(stage.logFile)}   (Ctrl-C stops)`,
+        ...signatureLines(stage, host ?? "127.0.0.1", colour),
         ...(Object.keys(faults).length === 0
           ? []
           : [`  FAULTS     injecting ${args.values.fault}: calls will fail on purpose`]),

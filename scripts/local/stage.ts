@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -28,6 +29,13 @@ import {
 import { FaultInjector, type FaultPlan } from "./faults.js";
 import { connectionsListener } from "./gateway/connections.js";
 import { Gateway } from "./gateway/gateway.js";
+import {
+  generateStageCredentials,
+  isLoopbackHost,
+  LOOPBACK_CREDENTIALS,
+  type SignatureSettings,
+  type StageCredentials,
+} from "./http/request-signature.js";
 import { AsyncInvocations } from "./lambda/async-invocations.js";
 import { Invoker } from "./lambda/invoker.js";
 import { LocalLog, type LocalLogEntry } from "./local-log.js";
@@ -44,6 +52,12 @@ import { snsListener } from "./sns/listener.js";
 export interface LocalStageOptions {
   /** Interface to bind; default 127.0.0.1. */
   readonly host?: string;
+  /**
+   * Accept only the stage's own credentials (random for this run) and verify every request
+   * signature. Default: true when `host` is not a loopback address, where other machines can
+   * reach the stage.
+   */
+  readonly strictSignatures?: boolean;
   /** Gateway (WebSocket and Management API) port; 0 = any free port. */
   readonly port?: number;
   /** S3 port; defaults to 0 when `port` is 0, else DEFAULT_PORTS.s3. */
@@ -66,8 +80,21 @@ export interface LocalStageOptions {
   readonly onLog?: (entry: LocalLogEntry) => void;
 }
 
+/** How the stage checks request signatures, and where a client finds its credentials. */
+export interface StageSignatures {
+  readonly strict: boolean;
+  /** The access key id its functions sign with (never the secret). */
+  readonly accessKeyId: string;
+  /**
+   * Strict only: an AWS shared-credentials file (profile STAGE_CREDENTIALS_PROFILE, mode 0600) in
+   * the state directory holding the stage's credentials; deleted when the stage stops.
+   */
+  readonly credentialsFile?: string;
+}
+
 export interface RunningLocalStage {
   readonly outputs: StageOutputs;
+  readonly signatures: StageSignatures;
   /** The JSON-lines log of invocations and function output. */
   readonly logFile: string;
   /** Closes every connection (1001), waits for their $disconnect, stops the servers. */
@@ -75,6 +102,33 @@ export interface RunningLocalStage {
 }
 
 export const DEFAULT_PORTS = { gateway: 3001, s3: 3002, sns: 3003 } as const;
+
+/** The profile name in a strict stage's credentials file. */
+export const STAGE_CREDENTIALS_PROFILE = `${PROJECT}-${LOCAL_STAGE}`;
+
+export function stageCredentialsFile(stateDir: string): string {
+  return join(stateDir, `${LOCAL_STAGE}-credentials`);
+}
+
+/**
+ * Writes the stage's credentials where the AWS CLI, the SDKs and boto3 read them
+ * (AWS_SHARED_CREDENTIALS_FILE + AWS_PROFILE), readable by this user only: a client on this
+ * machine uses the file as it is, one elsewhere gets a copy from the person running the stage.
+ */
+async function writeCredentialsFile(file: string, credentials: StageCredentials): Promise<void> {
+  await rm(file, { force: true });
+  await writeFile(
+    file,
+    [
+      `# The ${LOCAL_STAGE} stage's credentials while it runs (process ${process.pid}); deleted when it stops.`,
+      `[${STAGE_CREDENTIALS_PROFILE}]`,
+      `aws_access_key_id = ${credentials.accessKeyId}`,
+      `aws_secret_access_key = ${credentials.secretAccessKey}`,
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+}
 
 /**
  * How long the stage's servers keep an idle keep-alive connection. The SDK clients in the
@@ -142,7 +196,10 @@ function urlHost(host: string): string {
  * What the stack sets for the functions (contract ENV), plus what Lambda provides (region,
  * credentials) and the endpoints that point the SDK clients at this stage.
  */
-function functionEnvironment(outputs: StageOutputs): Record<string, string | undefined> {
+function functionEnvironment(
+  outputs: StageOutputs,
+  credentials: StageCredentials,
+): Record<string, string | undefined> {
   return {
     [ENV.connectionsBucket]: outputs.connectionsBucket,
     [ENV.connectionsPrefix]: outputs.connectionsPrefix,
@@ -156,8 +213,9 @@ function functionEnvironment(outputs: StageOutputs): Record<string, string | und
     [ENV.logLevel]: process.env[ENV.logLevel] ?? "INFO",
     AWS_REGION: LOCAL.region,
     AWS_DEFAULT_REGION: LOCAL.region,
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
+    // The stage's own key: its endpoints verify every signature made with it.
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_SESSION_TOKEN: undefined,
     AWS_PROFILE: undefined,
     AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
@@ -177,6 +235,11 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
   const names = resourceNames(LOCAL_STAGE);
   const connectionsBucket = `${PROJECT}-${LOCAL_STAGE}-connections`;
   const topicArn = `arn:aws:sns:${LOCAL.region}:${LOCAL.accountId}:${names.topic}`;
+  const strict = options.strictSignatures ?? !isLoopbackHost(host);
+  // Reachable from other machines, the stage must not accept a key everyone knows.
+  const credentials = strict ? generateStageCredentials() : LOOPBACK_CREDENTIALS;
+  const signatures: SignatureSettings = { strict, stageCredentials: credentials };
+  const credentialsFile = strict ? stageCredentialsFile(stateDir) : undefined;
 
   const running = await resolveStageOutputs(LOCAL_STAGE, stateLocation).catch(() => undefined);
   if (running !== undefined) {
@@ -221,7 +284,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     invoker = await Invoker.start({
       distDir: options.distDir ?? join(REPOSITORY_ROOT, ARTIFACTS.dir),
       log,
-      env: functionEnvironment(outputs),
+      env: functionEnvironment(outputs, credentials),
       // As the stack does: each function logs under its own name.
       functionEnv: (fn) => ({ [ENV.serviceName]: resourceNames(LOCAL_STAGE).functionName(fn) }),
     });
@@ -277,14 +340,21 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
             : { retryDelaysMs: options.asyncRetryDelaysMs }),
         });
 
-  servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE, faults));
+  servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE, faults, signatures));
   servers.gateway.on("upgrade", gateway.upgrade);
-  servers.s3.on("request", s3Listener(store, faults));
+  servers.s3.on("request", s3Listener(store, faults, signatures));
   servers.sns.on(
     "request",
-    snsListener(new Map([[topicArn, subscription && ((event) => subscription.send(event))]])),
+    snsListener(
+      new Map([[topicArn, subscription && ((event) => subscription.send(event))]]),
+      signatures,
+    ),
   );
 
+  if (credentialsFile !== undefined) {
+    await mkdir(stateDir, { recursive: true });
+    await writeCredentialsFile(credentialsFile, credentials);
+  }
   await recordStageOutputs(outputs, { ...stateLocation, pid: process.pid });
 
   let stopping: Promise<void> | undefined;
@@ -293,10 +363,19 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     await subscription?.drain();
     await stopServers();
     invoker.stop();
-    await Promise.all([log.close(), clearStageOutputs(LOCAL_STAGE, stateLocation)]);
+    await Promise.all([
+      log.close(),
+      clearStageOutputs(LOCAL_STAGE, stateLocation),
+      credentialsFile === undefined ? undefined : rm(credentialsFile, { force: true }),
+    ]);
   };
   return {
     outputs,
+    signatures: {
+      strict,
+      accessKeyId: credentials.accessKeyId,
+      ...(credentialsFile === undefined ? {} : { credentialsFile }),
+    },
     logFile: log.file,
     stop: () => {
       stopping ??= stop();

@@ -11,12 +11,16 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LIMITS } from "../../../functions/contract.js";
+import { FastPoster } from "../../../functions/lib/fast-poster.js";
 import { FaultInjector } from "../faults.js";
+import { LOOPBACK_CREDENTIALS } from "../http/request-signature.js";
+import { signedFetch } from "../http/signed-fetch.js";
 import { connectionsListener, type ManagedConnection } from "./connections.js";
 
 /** A connection id with every character the SDK must escape. */
 const id = "ab+c/d=EF9xYz0=";
 let server: Server;
+let endpoint: string;
 let client: ApiGatewayManagementApiClient;
 let posted: Buffer[];
 let disconnected: number;
@@ -51,10 +55,12 @@ beforeAll(async () => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
+  endpoint = `http://127.0.0.1:${port}/local`;
   client = new ApiGatewayManagementApiClient({
-    endpoint: `http://127.0.0.1:${port}/local`,
+    endpoint,
     region: "us-east-1",
-    credentials: { accessKeyId: "any", secretAccessKey: "thing" },
+    // The stage's own key: every request below is verified, not merely accepted.
+    credentials: LOOPBACK_CREDENTIALS,
     // The throttling test wants the 429 itself, not the SDK's retries of it.
     maxAttempts: 1,
   });
@@ -163,5 +169,49 @@ describe("Management API with the real SDK client", () => {
     expect(dropped - droppedBefore).toBe(1);
     direct.destroy();
     faulty.close();
+  });
+
+  it("refuses an unsigned post with API Gateway's 403 and posts nothing", async () => {
+    const url = `${endpoint}/@connections/${encodeURIComponent(id)}`;
+    const unsigned = await fetch(url, { method: "POST", body: "unsigned" });
+    expect(unsigned.status).toBe(403);
+    expect(unsigned.headers.get("x-amzn-errortype")).toBe("MissingAuthenticationTokenException");
+    expect(await unsigned.json()).toEqual({ message: "Missing Authentication Token" });
+    expect(posted).toEqual([]);
+    // Positive control: the same request, signed, is posted.
+    const signed = await signedFetch(
+      url,
+      { method: "POST", body: "signed" },
+      { service: "execute-api", credentials: LOOPBACK_CREDENTIALS },
+    );
+    expect(signed.status).toBe(200);
+    expect(posted.map(String)).toEqual(["signed"]);
+  });
+
+  it("refuses the stage's key with a wrong secret: InvalidSignatureException, nothing posted", async () => {
+    const wrong = new ApiGatewayManagementApiClient({
+      endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: LOOPBACK_CREDENTIALS.accessKeyId, secretAccessKey: "wrong" },
+      maxAttempts: 1,
+    });
+    const error = await wrong
+      .send(new PostToConnectionCommand({ ConnectionId: id, Data: "x" }))
+      .catch((e: unknown) => e);
+    wrong.destroy();
+    expect(error).toMatchObject({
+      name: "InvalidSignatureException",
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect(posted).toEqual([]);
+  });
+
+  it("verifies the functions' fast poster, which signs with @smithy/signature-v4 itself", async () => {
+    const poster = new FastPoster(endpoint, {
+      credentials: async () => LOOPBACK_CREDENTIALS,
+      region: "us-east-1",
+    });
+    expect(await poster.post(id, "fast")).toEqual({ status: "delivered" });
+    expect(posted.map(String)).toEqual(["fast"]);
   });
 });

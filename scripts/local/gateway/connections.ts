@@ -3,11 +3,17 @@ import { setTimeout as delay } from "node:timers/promises";
 import { LIMITS } from "../../../functions/contract.js";
 import { type FaultInjector, NO_FAULTS } from "../faults.js";
 import { BodyTooLargeError, readBody } from "../http/request-body.js";
+import {
+  checkSignature,
+  LOOPBACK_SIGNATURES,
+  type SignatureSettings,
+} from "../http/request-signature.js";
 
 /**
  * The API Gateway Management API (`@connections`) at `/{stage}/@connections/{id}`: POST sends a
  * message, GET describes the connection, DELETE closes it. Ids arrive URL-encoded (`+/=` are
  * escaped by the SDK). Answers and errors are shaped as AWS's, so the SDK raises GoneException etc.
+ * Every request must be SigV4-signed for execute-api, as AWS requires (see request-signature.ts).
  */
 
 /** A connection as the Management API sees it. */
@@ -47,9 +53,24 @@ async function handle(
   directory: ConnectionDirectory,
   stage: string,
   faults: FaultInjector,
+  signatures: SignatureSettings,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
+  // The body is read before anything else: the signature covers its hash.
+  let data: Buffer;
+  try {
+    data = await readBody(request, LIMITS.messageBytes);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    sendJson(response, 413, { message: error.message }, "PayloadTooLargeException");
+    return;
+  }
+  const rejected = await checkSignature(request, data, { ...signatures, service: "execute-api" });
+  if (rejected !== undefined) {
+    response.writeHead(rejected.status, rejected.headers).end(rejected.body);
+    return;
+  }
   const path = new URL(request.url ?? "/", "http://gateway.local").pathname;
   const prefix = `/${stage}/@connections/`;
   if (!path.startsWith(prefix) || path.length === prefix.length) {
@@ -74,30 +95,19 @@ async function handle(
   if (connection === undefined || fault === "gone") {
     // An injected 410 is a client that vanished: the connection goes too, as on AWS.
     if (fault === "gone") connection?.drop();
-    request.resume();
     sendJson(response, 410, { message: null }, "GoneException");
     return;
   }
   if (fault === "throttle") {
-    request.resume();
     sendJson(response, 429, { message: "Too Many Requests" }, "LimitExceededException");
     return;
   }
   if (fault === "error") {
-    request.resume();
     sendJson(response, 500, { message: "Internal server error" }, "InternalServerErrorException");
     return;
   }
   switch (method) {
     case "POST": {
-      let data: Buffer;
-      try {
-        data = await readBody(request, LIMITS.messageBytes);
-      } catch (error) {
-        if (!(error instanceof BodyTooLargeError)) throw error;
-        sendJson(response, 413, { message: error.message }, "PayloadTooLargeException");
-        return;
-      }
       if (!connection.post(data)) {
         sendJson(response, 429, { message: "Client buffer is full" }, "LimitExceededException");
         return;
@@ -126,9 +136,10 @@ export function connectionsListener(
   directory: ConnectionDirectory,
   stage: string,
   faults: FaultInjector = NO_FAULTS,
+  signatures: SignatureSettings = LOOPBACK_SIGNATURES,
 ): RequestListener {
   return (request, response) => {
-    handle(directory, stage, faults, request, response).catch((error: unknown) => {
+    handle(directory, stage, faults, signatures, request, response).catch((error: unknown) => {
       if (response.headersSent) response.destroy();
       else
         sendJson(

@@ -4,6 +4,11 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { LIMITS } from "../../../functions/contract.js";
 import { type FaultInjector, NO_FAULTS } from "../faults.js";
 import { readBody } from "../http/request-body.js";
+import {
+  checkSignature,
+  LOOPBACK_SIGNATURES,
+  type SignatureSettings,
+} from "../http/request-signature.js";
 import { decodeAwsChunked, isAwsChunked } from "./aws-chunked.js";
 import {
   BucketNotEmptyError,
@@ -15,7 +20,8 @@ import {
 /**
  * The S3 REST subset the registry and its tools use, served path-style (`/{bucket}/{key}`) over an
  * S3Store: buckets (create, head, delete, list), objects (put, get, head, delete), DeleteObjects and
- * ListObjectsV2. Any credentials are accepted; signatures are not checked.
+ * ListObjectsV2. Requests must be SigV4-signed, by header or presigned URL (see
+ * request-signature.ts).
  */
 
 const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
@@ -78,8 +84,8 @@ function objectHeaders(object: StoredObject): Record<string, string | number> {
   return headers;
 }
 
-async function payload(request: IncomingMessage): Promise<Buffer> {
-  const body = await readBody(request, MAX_OBJECT_BYTES * 2);
+/** The object bytes of a request body: aws-chunked framing removed. */
+function payload(request: IncomingMessage, body: Buffer): Buffer {
   if (!isAwsChunked(request.headers)) return body;
   try {
     return decodeAwsChunked(body);
@@ -210,6 +216,7 @@ function decodeUriPart(encoded: string): string {
 async function handle(
   store: S3Store,
   request: IncomingMessage,
+  body: Buffer,
   response: ServerResponse,
 ): Promise<void> {
   const url = new URL(request.url ?? "/", "http://s3.local");
@@ -240,7 +247,6 @@ async function handle(
   if (keySegments.length === 0 || key === "") {
     switch (method) {
       case "PUT":
-        await readBody(request, 64 * 1024);
         store.createBucket(bucket);
         response.writeHead(200, { location: `/${bucket}` }).end();
         return;
@@ -265,7 +271,7 @@ async function handle(
       case "POST": {
         if (!query.has("delete"))
           throw new S3Error(501, "NotImplemented", `POST /${bucket} supports only ?delete.`);
-        const { keys, quiet } = parseDeleteRequest((await payload(request)).toString("utf8"));
+        const { keys, quiet } = parseDeleteRequest(payload(request, body).toString("utf8"));
         for (const k of keys) store.delete(bucket, k);
         const deleted = quiet
           ? ""
@@ -290,8 +296,8 @@ async function handle(
       if (request.headers["x-amz-copy-source"] !== undefined) {
         throw new S3Error(501, "NotImplemented", "CopyObject is not supported by the local stage.");
       }
-      const body = await payload(request);
-      if (body.length > MAX_OBJECT_BYTES) {
+      const object = payload(request, body);
+      if (object.length > MAX_OBJECT_BYTES) {
         throw new S3Error(
           400,
           "EntityTooLarge",
@@ -305,7 +311,7 @@ async function handle(
         }
       }
       const contentType = request.headers["content-type"];
-      const stored = store.put(bucket, key, body, {
+      const stored = store.put(bucket, key, object, {
         metadata,
         ...(contentType === undefined ? {} : { contentType }),
       });
@@ -339,27 +345,37 @@ function isRegistryCall(request: IncomingMessage): boolean {
 }
 
 /** An HTTP request listener serving `store` as S3. */
-export function s3Listener(store: S3Store, faults: FaultInjector = NO_FAULTS): RequestListener {
+export function s3Listener(
+  store: S3Store,
+  faults: FaultInjector = NO_FAULTS,
+  signatures: SignatureSettings = LOOPBACK_SIGNATURES,
+): RequestListener {
   return (request, response) => {
     response.setHeader(
       "x-amz-request-id",
       randomUUID().replace(/-/g, "").slice(0, 16).toUpperCase(),
     );
     const serve = async () => {
+      // The body is read before anything else: the signature covers its hash.
+      const body = await readBody(request, MAX_OBJECT_BYTES * 2);
+      const rejected = await checkSignature(request, body, { ...signatures, service: "s3" });
+      if (rejected !== undefined) {
+        response.writeHead(rejected.status, rejected.headers).end(rejected.body);
+        return;
+      }
       // Writes, lists and deletes are what the registry does; reads stay reliable.
       if (
         ["PUT", "POST", "DELETE", "GET"].includes(request.method ?? "") &&
         isRegistryCall(request) &&
         faults.s3()
       ) {
-        request.resume();
         throw new S3Error(
           503,
           "SlowDown",
           "Please reduce your request rate. (fault injected by the local stage)",
         );
       }
-      await handle(store, request, response);
+      await handle(store, request, body, response);
     };
     serve().catch((error: unknown) => {
       let s3Error: S3Error;

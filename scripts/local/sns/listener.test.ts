@@ -9,6 +9,8 @@ import {
 } from "@aws-sdk/client-sns";
 import type { SNSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { LOOPBACK_CREDENTIALS } from "../http/request-signature.js";
+import { signedFetch } from "../http/signed-fetch.js";
 import { snsListener } from "./listener.js";
 
 const topicArn = "arn:aws:sns:us-east-1:000000000000:websocket-stages-local";
@@ -17,13 +19,19 @@ let server: Server;
 let client: SNSClient;
 let endpoint: string;
 
-/** A raw query-protocol POST, for requests the SDK would never send. */
-async function post(form: string): Promise<{ status: number; code: string | undefined }> {
-  const response = await fetch(endpoint, {
+/** A raw query-protocol POST, for requests the SDK would never send; signed unless told not to. */
+async function post(
+  form: string,
+  signed = true,
+): Promise<{ status: number; code: string | undefined }> {
+  const init = {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: form,
-  });
+  };
+  const response = signed
+    ? await signedFetch(endpoint, init, { service: "sns", credentials: LOOPBACK_CREDENTIALS })
+    : await fetch(endpoint, init);
   const text = await response.text();
   return { status: response.status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
 }
@@ -42,7 +50,8 @@ beforeAll(async () => {
   client = new SNSClient({
     endpoint,
     region: "us-east-1",
-    credentials: { accessKeyId: "any", secretAccessKey: "thing" },
+    // The stage's own key: every request below is verified, not merely accepted.
+    credentials: LOOPBACK_CREDENTIALS,
   });
 });
 
@@ -149,5 +158,46 @@ describe("local SNS with the real SNS client", () => {
     });
     expect(await post(form.toString())).toEqual({ status: 400, code: "InvalidParameter" });
     expect(delivered).toEqual([]);
+  });
+
+  it("refuses an unsigned form POST (what a web page can send cross-origin): 403, nothing published", async () => {
+    const form = new URLSearchParams({
+      Action: "Publish",
+      TopicArn: topicArn,
+      Message: "from a page",
+    });
+    expect(await post(form.toString(), false)).toEqual({
+      status: 403,
+      code: "MissingAuthenticationToken",
+    });
+    expect(delivered).toEqual([]);
+    // Positive control: the same form, signed, is published.
+    expect(await post(form.toString())).toMatchObject({ status: 200 });
+    expect(delivered.map((event) => event.Records[0]?.Sns.Message)).toEqual(["from a page"]);
+  });
+
+  it("accepts another access key on loopback, and refuses the stage's key with a wrong secret", async () => {
+    const other = new SNSClient({
+      endpoint,
+      region: "eu-west-1",
+      credentials: { accessKeyId: "AKIAANYPROFILE", secretAccessKey: "anything" },
+    });
+    const wrong = new SNSClient({
+      endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: LOOPBACK_CREDENTIALS.accessKeyId, secretAccessKey: "wrong" },
+      maxAttempts: 1,
+    });
+    await other.send(new PublishCommand({ TopicArn: topicArn, Message: "any profile" }));
+    const error = await wrong
+      .send(new PublishCommand({ TopicArn: topicArn, Message: "forged" }))
+      .catch((e: unknown) => e);
+    other.destroy();
+    wrong.destroy();
+    expect(error).toMatchObject({
+      name: "SignatureDoesNotMatch",
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect(delivered.map((event) => event.Records[0]?.Sns.Message)).toEqual(["any profile"]);
   });
 });

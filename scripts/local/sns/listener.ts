@@ -1,13 +1,21 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import type { RequestListener, ServerResponse } from "node:http";
 import type { SNSEvent, SNSMessageAttributes } from "aws-lambda";
 import { LIMITS } from "../../../functions/contract.js";
 import { BodyTooLargeError, readBody } from "../http/request-body.js";
+import {
+  checkSignature,
+  LOOPBACK_SIGNATURES,
+  type SignatureSettings,
+} from "../http/request-signature.js";
 
 /**
  * SNS over the AWS query protocol (what @aws-sdk/client-sns and the AWS CLI speak): `Publish` and
  * `PublishBatch` to known topics. Each message reaches the topic's subscriber, if it has one, as
  * its own SNS-shaped Lambda event — like SNS's asynchronous invoke of a subscribed function.
+ * Requests must be SigV4-signed (see request-signature.ts): SNS reads any content type, so an
+ * unsigned form POST from a web page would otherwise publish.
  */
 
 /** Topic ARN → what receives each message published to it (undefined: no subscription). */
@@ -175,17 +183,33 @@ function publishBatch(topics: Topics, fields: Fields): string {
 }
 
 /** An HTTP request listener serving SNS for `topics`. */
-export function snsListener(topics: Topics): RequestListener {
+export function snsListener(
+  topics: Topics,
+  signatures: SignatureSettings = LOOPBACK_SIGNATURES,
+): RequestListener {
   return (request, response) => {
     const handle = async () => {
+      // Form encoding can inflate a message several times over.
+      const body = await readBody(request, LIMITS.snsMessageBytes * 40).catch(
+        async (error: unknown) => {
+          if (!(error instanceof BodyTooLargeError)) throw error;
+          // Read the rest before answering: a client still uploading when the socket closes
+          // sees a reset (ECONNRESET), not SNS's error.
+          if (!request.destroyed && !request.readableEnded) {
+            request.resume();
+            await once(request, "end");
+          }
+          throw messageTooLong();
+        },
+      );
+      const rejected = await checkSignature(request, body, { ...signatures, service: "sns" });
+      if (rejected !== undefined) {
+        response.writeHead(rejected.status, rejected.headers).end(rejected.body);
+        return;
+      }
       if (request.method !== "POST") {
         throw new SnsError(405, "InvalidAction", "SNS takes form-encoded POST requests.");
       }
-      // Form encoding can inflate a message several times over.
-      const body = await readBody(request, LIMITS.snsMessageBytes * 40).catch((error: unknown) => {
-        if (error instanceof BodyTooLargeError) throw messageTooLong();
-        throw error;
-      });
       const fields = fieldsOf(new URLSearchParams(body.toString("utf8")));
       const action = fields.get("Action");
       if (action === "Publish") sendXml(response, 200, publish(topics, fields));

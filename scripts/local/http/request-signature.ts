@@ -1,0 +1,459 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { isIP } from "node:net";
+import { Sha256 } from "@smithy/core/checksum";
+import {
+  ALGORITHM_IDENTIFIER,
+  createScope,
+  getCanonicalHeaders,
+  SignatureV4,
+  UNSIGNED_PAYLOAD,
+} from "@smithy/signature-v4";
+import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
+import {
+  rejectionFor,
+  type SignatureProblem,
+  type SignatureRejection,
+} from "./signature-rejection.js";
+
+export type { SignatureRejection } from "./signature-rejection.js";
+
+/**
+ * SigV4 on the local stage's endpoints, as AWS requires it (issue 12, finding 9). Every listener
+ * (`@connections`, S3, SNS, and any later one) calls `checkSignature` before it acts on a request:
+ *
+ * - A request without a signature (no `Authorization: AWS4-HMAC-SHA256 …` header, no presigned
+ *   `X-Amz-Algorithm`/`X-Amz-Signature` query) gets the service's own 403. A browser's
+ *   cross-origin form POST cannot carry a signature, so a web page cannot publish or post.
+ * - Loopback (the default): any access key is accepted, as local AWS emulators conventionally do,
+ *   so the AWS CLI and boto3 keep working with whatever profile a user has. A request made with
+ *   the stage's own access key (the credentials its functions get) must verify.
+ * - Strict (the stage bound to a non-loopback interface): only the stage's access key is
+ *   accepted, and every signature is verified.
+ * - Either way a signature dated more than the service's window away from now is refused, and an
+ *   expired presigned URL too.
+ *
+ * Verifying means signing the canonical request again with the SDK's own signer
+ * (@smithy/signature-v4: the same canonical path, query and headers code the clients sign with)
+ * and comparing in constant time. AWS's error shapes for each service are in
+ * signature-rejection.ts.
+ */
+
+/** The signing name of the service a listener stands in for. */
+export type SignedService = "s3" | "sns" | "execute-api" | "lambda";
+
+export interface StageCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface SignaturePolicy {
+  readonly service: SignedService;
+  /** Only the stage's own access key is accepted (the stage is bound to a non-loopback host). */
+  readonly strict: boolean;
+  /** The credentials the local stage gives its functions. */
+  readonly stageCredentials: StageCredentials;
+  /** The clock; Date.now by default. */
+  readonly now?: () => number;
+}
+
+/** What a listener is given: the policy without the service, which the listener knows. */
+export type SignatureSettings = Omit<SignaturePolicy, "service">;
+
+/**
+ * The loopback stage's credentials: fixed and well known, like every local emulator's, because on
+ * 127.0.0.1 only local processes reach the stage and any other key is accepted anyway. The smoke
+ * tools (smoke/aws-access.ts) sign with the same pair, so their requests are verified too.
+ */
+export const LOOPBACK_CREDENTIALS: StageCredentials = {
+  accessKeyId: "local",
+  secretAccessKey: "local",
+};
+
+/** The default: loopback rules with the loopback stage's credentials. */
+export const LOOPBACK_SIGNATURES: SignatureSettings = {
+  strict: false,
+  stageCredentials: LOOPBACK_CREDENTIALS,
+};
+
+/** Fresh credentials for a stage others can reach: a random key id and 240-bit secret. */
+export function generateStageCredentials(): StageCredentials {
+  return {
+    accessKeyId: `LOCAL${randomBytes(8).toString("hex").toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString("base64url"),
+  };
+}
+
+/** 127.0.0.0/8, ::1, and `localhost`: where only this machine's processes can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (bare === "localhost") return true;
+  if (isIP(bare) === 4) return bare.startsWith("127.");
+  return bare === "::1" || bare.startsWith("::ffff:127.");
+}
+
+/** How far a signature's date may be from now: S3 and the query services 15 min, the rest 5. */
+const SKEW_WINDOW_MS: Record<SignedService, number> = {
+  s3: 15 * 60_000,
+  sns: 15 * 60_000,
+  "execute-api": 5 * 60_000,
+  lambda: 5 * 60_000,
+};
+
+/** Presigned URLs live at most a week (SigV4). */
+const MAX_PRESIGNED_SECONDS = 7 * 24 * 3600;
+
+/** What a request says about its signature, header or query alike. */
+interface Claim {
+  readonly presigned: boolean;
+  readonly accessKeyId: string;
+  readonly scopeDate: string;
+  readonly region: string;
+  readonly service: string;
+  readonly signedHeaders: readonly string[];
+  readonly signature: string;
+  /** X-Amz-Date, YYYYMMDD'T'HHMMSS'Z'. */
+  readonly longDate: string;
+  readonly expiresSeconds?: number;
+}
+
+function headerText(request: IncomingMessage, name: string): string | undefined {
+  const values = request.headersDistinct[name];
+  return values === undefined ? undefined : values.join(",");
+}
+
+/** The raw query's pairs, decoded but not re-encoded; undefined when an escape is broken. */
+function queryOf(url: string): Record<string, string | string[]> | undefined {
+  const mark = url.indexOf("?");
+  const query: Record<string, string | string[]> = {};
+  if (mark < 0) return query;
+  try {
+    for (const pair of url.slice(mark + 1).split("&")) {
+      if (pair === "") continue;
+      const equals = pair.indexOf("=");
+      const name = decodeURIComponent(equals < 0 ? pair : pair.slice(0, equals));
+      const value = equals < 0 ? "" : decodeURIComponent(pair.slice(equals + 1));
+      const existing = query[name];
+      if (existing === undefined) query[name] = value;
+      else query[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+    }
+  } catch {
+    return undefined;
+  }
+  return query;
+}
+
+function single(query: Record<string, string | string[]>, name: string): string | undefined {
+  const value = query[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+const LONG_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+function parseLongDate(text: string): number | undefined {
+  const match = LONG_DATE.exec(text);
+  if (match === null) return undefined;
+  const [, y, mo, d, h, mi, s] = match.map(Number) as [number, ...number[]];
+  const time = Date.UTC(y as number, (mo as number) - 1, d, h, mi, s);
+  return Number.isNaN(time) ? undefined : time;
+}
+
+function longDateOf(time: number): string {
+  return new Date(time)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
+}
+
+/** `AKID/20261201/us-east-1/sns/aws4_request` into its parts. */
+function parseCredential(text: string) {
+  const parts = text.split("/");
+  if (parts.length !== 5 || parts[4] !== "aws4_request" || parts[0] === "") return undefined;
+  const [accessKeyId, scopeDate, region, service] = parts as [string, string, string, string];
+  return { accessKeyId, scopeDate, region, service };
+}
+
+type Parsed = { readonly claim: Claim } | { readonly problem: SignatureProblem };
+
+function headerClaim(request: IncomingMessage, authorization: string): Parsed {
+  if (!authorization.startsWith(`${ALGORITHM_IDENTIFIER} `)) {
+    return {
+      problem: {
+        kind: "malformed",
+        detail: `Only ${ALGORITHM_IDENTIFIER} (SigV4) Authorization headers are supported.`,
+      },
+    };
+  }
+  const fields = new Map<string, string>();
+  for (const part of authorization.slice(ALGORITHM_IDENTIFIER.length + 1).split(",")) {
+    const equals = part.indexOf("=");
+    if (equals > 0) fields.set(part.slice(0, equals).trim(), part.slice(equals + 1).trim());
+  }
+  const credential = parseCredential(fields.get("Credential") ?? "");
+  const signedHeaders = fields.get("SignedHeaders");
+  const signature = fields.get("Signature");
+  const longDate = headerText(request, "x-amz-date");
+  if (credential === undefined || !signedHeaders || !signature) {
+    return {
+      problem: {
+        kind: "malformed",
+        detail:
+          "Authorization header requires 'Credential' (AKID/date/region/service/aws4_request), 'SignedHeaders' and 'Signature' parameters.",
+      },
+    };
+  }
+  if (longDate === undefined || parseLongDate(longDate) === undefined) {
+    return {
+      problem: {
+        kind: "malformed",
+        detail: "Authorization header requires an 'X-Amz-Date' header (YYYYMMDD'T'HHMMSS'Z').",
+      },
+    };
+  }
+  return {
+    claim: {
+      presigned: false,
+      ...credential,
+      signedHeaders: signedHeaders.split(";"),
+      signature,
+      longDate,
+    },
+  };
+}
+
+function queryClaim(query: Record<string, string | string[]>): Parsed {
+  const algorithm = single(query, "X-Amz-Algorithm");
+  const credential = parseCredential(single(query, "X-Amz-Credential") ?? "");
+  const longDate = single(query, "X-Amz-Date") ?? "";
+  const expires = Number(single(query, "X-Amz-Expires"));
+  const signedHeaders = single(query, "X-Amz-SignedHeaders");
+  const signature = single(query, "X-Amz-Signature");
+  if (
+    algorithm !== ALGORITHM_IDENTIFIER ||
+    credential === undefined ||
+    parseLongDate(longDate) === undefined ||
+    !Number.isInteger(expires) ||
+    expires < 1 ||
+    expires > MAX_PRESIGNED_SECONDS ||
+    !signedHeaders ||
+    !signature
+  ) {
+    return {
+      problem: {
+        kind: "malformed",
+        detail: `A presigned URL needs X-Amz-Algorithm=${ALGORITHM_IDENTIFIER}, X-Amz-Credential, X-Amz-Date, X-Amz-Expires (1 to ${MAX_PRESIGNED_SECONDS} seconds), X-Amz-SignedHeaders and X-Amz-Signature.`,
+      },
+    };
+  }
+  return {
+    claim: {
+      presigned: true,
+      ...credential,
+      signedHeaders: signedHeaders.split(";"),
+      signature,
+      longDate,
+      expiresSeconds: expires,
+    },
+  };
+}
+
+/** The SDK's signer, asked for the signature of a canonical request it did not build itself. */
+class SignatureCheck extends SignatureV4 {
+  constructor(service: SignedService, credentials: AwsCredentialIdentity) {
+    super({
+      service,
+      region: "us-east-1",
+      credentials,
+      sha256: Sha256,
+      // S3 signs the path as sent; every other service normalizes and escapes it again.
+      uriEscapePath: service !== "s3",
+      applyChecksum: false,
+    });
+  }
+
+  async expected(
+    request: HttpRequest,
+    claim: Claim,
+    payloadHash: string,
+  ): Promise<{ signature: string; stringToSign: string; canonicalRequest: string }> {
+    const signedSet = new Set(claim.signedHeaders);
+    const signedOnly: Record<string, string> = {};
+    for (const name of claim.signedHeaders) {
+      const value = request.headers[name];
+      if (value !== undefined) signedOnly[name] = value;
+    }
+    const canonicalHeaders = getCanonicalHeaders(
+      { ...request, headers: signedOnly },
+      undefined,
+      signedSet,
+    );
+    const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
+    const stringToSign = await this.createStringToSign(
+      claim.longDate,
+      createScope(claim.scopeDate, claim.region, claim.service),
+      canonicalRequest,
+      ALGORITHM_IDENTIFIER,
+    );
+    const scopeTime = parseLongDate(`${claim.scopeDate}T000000Z`) ?? 0;
+    // The SDK signs a string to sign with the key it derives for the scope: the last step of signing.
+    const signature = await this.sign(stringToSign, {
+      signingDate: new Date(scopeTime),
+      signingRegion: claim.region,
+      signingService: claim.service,
+    });
+    return { signature, stringToSign, canonicalRequest };
+  }
+}
+
+const signers = new Map<string, SignatureCheck>();
+
+function signerFor(service: SignedService, credentials: StageCredentials): SignatureCheck {
+  const key = `${service}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}`;
+  let signer = signers.get(key);
+  if (signer === undefined) {
+    signer = new SignatureCheck(service, credentials);
+    signers.set(key, signer);
+  }
+  return signer;
+}
+
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** The payload hash the signature covers, and whether the body matches a hash it claims. */
+function payloadHashOf(
+  request: IncomingMessage,
+  query: Record<string, string | string[]>,
+  claim: Claim,
+  service: SignedService,
+  body: Buffer,
+): { hash: string } | { problem: SignatureProblem } {
+  const claimed =
+    headerText(request, "x-amz-content-sha256") ??
+    (claim.presigned ? single(query, "X-Amz-Content-Sha256") : undefined);
+  if (claimed === undefined) {
+    // S3 presigned URLs never cover the body; other services sign a hash of it.
+    if (claim.presigned && service === "s3") return { hash: UNSIGNED_PAYLOAD };
+    return { hash: createHash("sha256").update(body).digest("hex") };
+  }
+  // UNSIGNED-PAYLOAD and the STREAMING-* forms of aws-chunked uploads: the body itself is not
+  // covered by this signature (chunk signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD are not
+  // checked by the local stage).
+  if (!/^[0-9a-f]{64}$/.test(claimed)) return { hash: claimed };
+  const computed = createHash("sha256").update(body).digest("hex");
+  if (claimed !== computed) return { problem: { kind: "payload-mismatch", claimed, computed } };
+  return { hash: claimed };
+}
+
+async function findProblem(
+  request: IncomingMessage,
+  body: Buffer,
+  policy: SignaturePolicy,
+): Promise<SignatureProblem | undefined> {
+  const url = request.url ?? "/";
+  const query = queryOf(url);
+  const authorization = headerText(request, "authorization");
+  const presigned =
+    query !== undefined &&
+    (single(query, "X-Amz-Algorithm") !== undefined ||
+      single(query, "X-Amz-Signature") !== undefined);
+  if (authorization === undefined && !presigned) return { kind: "missing" };
+  if (query === undefined) {
+    return { kind: "malformed", detail: "The query string has a malformed percent-escape." };
+  }
+  if (authorization !== undefined && presigned) {
+    return {
+      kind: "malformed",
+      detail: "Only one auth mechanism allowed: an Authorization header or a presigned URL.",
+    };
+  }
+  const parsed =
+    authorization === undefined ? queryClaim(query) : headerClaim(request, authorization);
+  if ("problem" in parsed) return parsed.problem;
+  const { claim } = parsed;
+
+  const now = (policy.now ?? Date.now)();
+  const signedAt = parseLongDate(claim.longDate) as number;
+  if (claim.expiresSeconds !== undefined && now > signedAt + claim.expiresSeconds * 1000) {
+    return {
+      kind: "expired",
+      expiresSeconds: claim.expiresSeconds,
+      expiredAt: new Date(signedAt + claim.expiresSeconds * 1000).toISOString(),
+      serverTime: new Date(now).toISOString(),
+    };
+  }
+  const window = SKEW_WINDOW_MS[policy.service];
+  const tooOld = !claim.presigned && now - signedAt > window;
+  if (tooOld || signedAt - now > window) {
+    return {
+      kind: "skewed",
+      requestTime: claim.longDate,
+      serverTime: longDateOf(now),
+      serverTimeIso: new Date(now).toISOString(),
+      boundary: longDateOf(tooOld ? now - window : now + window),
+      windowMs: window,
+      future: !tooOld,
+    };
+  }
+
+  const stage = policy.stageCredentials;
+  if (claim.accessKeyId !== stage.accessKeyId) {
+    return policy.strict ? { kind: "unknown-key", accessKeyId: claim.accessKeyId } : undefined;
+  }
+
+  const payload = payloadHashOf(request, query, claim, policy.service, body);
+  if ("problem" in payload) return payload.problem;
+  const headers: Record<string, string> = {};
+  for (const name of claim.signedHeaders) {
+    const value = headerText(request, name);
+    if (value !== undefined) headers[name] = value;
+  }
+  const mark = url.indexOf("?");
+  const signed: HttpRequest = {
+    method: request.method ?? "GET",
+    protocol: "http:",
+    hostname: "",
+    path: mark < 0 ? url : url.slice(0, mark),
+    query,
+    headers,
+  };
+  const expected = await signerFor(policy.service, stage).expected(signed, claim, payload.hash);
+  if (claim.service !== policy.service || !sameText(expected.signature, claim.signature)) {
+    return {
+      kind: "mismatch",
+      accessKeyId: claim.accessKeyId,
+      signatureProvided: claim.signature,
+      stringToSign: expected.stringToSign,
+      canonicalRequest: expected.canonicalRequest,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Checks a request's SigV4 signature before a listener serves it. `body` is the request's body as
+ * received (aws-chunked still framed): the payload hash a signature covers is checked against it.
+ * Undefined means serve the request; otherwise answer with the rejection and nothing else:
+ *
+ *   const body = await readBody(request, limit);
+ *   const rejected = await checkSignature(request, body, { ...signatures, service: "lambda" });
+ *   if (rejected) return void response.writeHead(rejected.status, rejected.headers).end(rejected.body);
+ *
+ * `signatures` is the stage's SignatureSettings (startLocalStage builds one for all listeners).
+ */
+export async function checkSignature(
+  request: IncomingMessage,
+  body: Buffer,
+  policy: SignaturePolicy,
+): Promise<SignatureRejection | undefined> {
+  const problem = await findProblem(request, body, policy);
+  if (problem === undefined) return undefined;
+  return rejectionFor(policy.service, problem, {
+    method: request.method ?? "GET",
+    headerSigned: request.headers.authorization !== undefined,
+    strict: policy.strict,
+  });
+}
