@@ -286,7 +286,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     await gateway.close();
     await subscription?.drain();
     await stopServers();
-    invoker.stop();
+    await invoker.stop();
     await Promise.all([log.close(), clearStageOutputs(LOCAL_STAGE, stateLocation)]);
   };
   return {
