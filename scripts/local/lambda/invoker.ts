@@ -62,6 +62,11 @@ export function bundlePath(distDir: string, fn: FunctionName): string {
   return join(distDir, fn, ARTIFACTS.bundleFile);
 }
 
+/** The ARN Lambda gives fn on the local stage (no version qualifier). */
+export function functionArn(fn: FunctionName): string {
+  return `arn:aws:lambda:${LOCAL.region}:${LOCAL.accountId}:function:${resourceNames(LOCAL_STAGE).functionName(fn)}`;
+}
+
 /** The bundles under distDir that do not exist. */
 export async function missingBundles(distDir: string): Promise<string[]> {
   const missing: string[] = [];
@@ -192,7 +197,7 @@ export class Invoker {
         bundleFile: file,
         bundleUrl: pathToFileURL(file).href,
         functionName,
-        invokedFunctionArn: `arn:aws:lambda:${LOCAL.region}:${LOCAL.accountId}:function:${functionName}`,
+        invokedFunctionArn: functionArn(fn),
         logGroupName: names.functionLogGroup(fn),
         memoryLimitInMB: MEMORY_LIMIT_MB,
       };
