@@ -105,6 +105,9 @@ export class ExecutionEnvironment {
     const worker = new Worker(await runtimeModule(), {
       workerData: options.data,
       env: options.env,
+      // Not this process's flags: `--import tsx` would load a TypeScript loader (and its hooks
+      // thread) into every environment, for a runtime and bundles that are plain JavaScript.
+      execArgv: [],
     });
     await new Promise<void>((resolve, reject) => {
       const failed = (error: FunctionError) => {
