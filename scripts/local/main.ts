@@ -18,7 +18,8 @@ const usage = `
 Usage: npm start [-- options]
 
 Runs the local stage on this machine, no AWS account needed: a WebSocket gateway with the
-Management API, S3 and SNS, invoking the same bundles (dist/) that deploy to AWS. Builds the
+Management API, S3, SNS and Lambda's Invoke API, invoking the same bundles (dist/) that deploy to
+AWS, each function in execution environments of its own (worker threads). Builds the
 bundles first when they are missing or older than functions/. Ctrl-C stops it.
 
   --host <address>     interface to bind            (env WEBSOCKET_STAGES_HOST, default 127.0.0.1);
@@ -27,6 +28,7 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
   --port <n>           WebSocket + @connections     (env WEBSOCKET_STAGES_PORT, default ${DEFAULT_PORTS.gateway})
   --s3-port <n>        S3                           (env WEBSOCKET_STAGES_S3_PORT, default ${DEFAULT_PORTS.s3})
   --sns-port <n>       SNS                          (env WEBSOCKET_STAGES_SNS_PORT, default ${DEFAULT_PORTS.sns})
+  --lambda-port <n>    Lambda Invoke API            (env WEBSOCKET_STAGES_LAMBDA_PORT, default ${DEFAULT_PORTS.lambda})
                        0 picks any free port.
   --idle-timeout <ms>  close a connection without traffic for <ms> with 1001 Going away
                        (default ${LIMITS.idleTimeoutMs}: API Gateway's 10 minutes)
@@ -39,13 +41,13 @@ bundles first when they are missing or older than functions/. Ctrl-C stops it.
                        they are not rebuilt
   --json               print the outputs and every log entry as JSON lines
 
-Signatures: @connections, S3 and SNS require SigV4-signed requests, as AWS does (an unsigned
+Signatures: @connections, S3, SNS and Lambda require SigV4-signed requests, as AWS does (an unsigned
 request gets AWS's 403). On 127.0.0.1 any credentials are accepted, but requests made with the
 stage's own key (local / local, what its functions use) must verify. On another --host, only
 the stage's own credentials, fresh each run, are accepted and every signature is verified; they
 are written to ${STATE_DIR}/${LOCAL_STAGE}-credentials (an AWS credentials file, profile ${STAGE_CREDENTIALS_PROFILE}).
 
-Examples: npm start -- --port 4001 --s3-port 4002 --sns-port 4003
+Examples: npm start -- --port 4001 --s3-port 4002 --sns-port 4003 --lambda-port 4004
           npm start -- --idle-timeout 30000 --max-connection 120000
 `;
 
@@ -105,6 +107,7 @@ runCommand(async () => {
       port: { type: "string" },
       "s3-port": { type: "string" },
       "sns-port": { type: "string" },
+      "lambda-port": { type: "string" },
       "dist-dir": { type: "string" },
       "idle-timeout": { type: "string" },
       fault: { type: "string" },
@@ -116,6 +119,11 @@ runCommand(async () => {
   const port = portOption("port", args.values.port, "WEBSOCKET_STAGES_PORT");
   const s3Port = portOption("s3-port", args.values["s3-port"], "WEBSOCKET_STAGES_S3_PORT");
   const snsPort = portOption("sns-port", args.values["sns-port"], "WEBSOCKET_STAGES_SNS_PORT");
+  const lambdaPort = portOption(
+    "lambda-port",
+    args.values["lambda-port"],
+    "WEBSOCKET_STAGES_LAMBDA_PORT",
+  );
   const host = args.values.host ?? (process.env.WEBSOCKET_STAGES_HOST || undefined);
   const json = args.values.json === true;
   const idleTimeoutMs = millisecondsOption(
@@ -157,6 +165,7 @@ runCommand(async () => {
     ...(port === undefined ? {} : { port }),
     ...(s3Port === undefined ? {} : { s3Port }),
     ...(snsPort === undefined ? {} : { snsPort }),
+    ...(lambdaPort === undefined ? {} : { lambdaPort }),
     onLog: (entry) =>
       process.stdout.write(`${json ? JSON.stringify(entry) : renderLogEntry(entry, colour)}\n`),
   });

@@ -278,6 +278,7 @@ describe("local stage end to end", () => {
     expect(printed.endpoints).toEqual({
       s3: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       sns: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      lambda: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
     });
   });
 

@@ -8,9 +8,11 @@ import {
   ARTIFACTS,
   CONNECTIONS_PREFIX,
   ENV,
+  type EnvName,
   FANOUT,
   FUNCTION_NAMES,
   FUNCTIONS,
+  type FunctionName,
   LIMITS,
   LOCAL,
   LOCAL_STAGE,
@@ -36,8 +38,9 @@ import {
   type SignatureSettings,
   type StageCredentials,
 } from "./http/request-signature.js";
-import { AsyncInvocations } from "./lambda/async-invocations.js";
-import { Invoker } from "./lambda/invoker.js";
+import { type AsyncFailureRecord, AsyncInvocations } from "./lambda/async-invocations.js";
+import { invokeApiListener } from "./lambda/invoke-api.js";
+import { functionArn, Invoker } from "./lambda/invoker.js";
 import { LocalLog, type LocalLogEntry } from "./local-log.js";
 import { s3Listener } from "./s3/listener.js";
 import { S3Store } from "./s3/store.js";
@@ -64,14 +67,26 @@ export interface LocalStageOptions {
   readonly s3Port?: number;
   /** SNS port; defaults to 0 when `port` is 0, else DEFAULT_PORTS.sns. */
   readonly snsPort?: number;
+  /** Lambda Invoke API port; defaults to 0 when `port` is 0, else DEFAULT_PORTS.lambda. */
+  readonly lambdaPort?: number;
   /** Where outputs and local.log go; default `.state/` (or $WEBSOCKET_STAGES_STATE_DIR). */
   readonly stateDir?: string;
   readonly idleTimeoutMs?: number;
   readonly maxConnectionMs?: number;
   /** False leaves the topic without its subscriber (published messages reach no one). */
   readonly topicSubscriber?: boolean;
-  /** Waits before Lambda's retries of a failed subscriber invocation; default ASYNC_RETRY_DELAYS_MS. */
+  /** Waits before Lambda's retries of a failed asynchronous invocation; default ASYNC_RETRY_DELAYS_MS. */
   readonly asyncRetryDelaysMs?: readonly number[];
+  /**
+   * How long an invocation that API Gateway's 29 s do not bound may run (the topic's subscriber,
+   * the Invoke API's); default FUNCTION_TIMEOUT_MS.
+   */
+  readonly functionTimeoutMs?: number;
+  /**
+   * Values of the functions' environment variables that replace what the stage would set, for
+   * every function (e.g. a bench running the same stage with another FANOUT_PAGE_SIZE).
+   */
+  readonly functionEnvironment?: Partial<Record<EnvName, string>>;
   /** Folder of the bundles; default `dist/` of this repository. */
   readonly distDir?: string;
   /** Faults to inject (reliability runs); none by default. */
@@ -92,16 +107,26 @@ export interface StageSignatures {
   readonly credentialsFile?: string;
 }
 
+/** The local stage's outputs always name where its stand-ins listen, the Lambda API included. */
+export type LocalStageOutputs = StageOutputs & {
+  readonly endpoints: { readonly s3: string; readonly sns: string; readonly lambda: string };
+};
+
 export interface RunningLocalStage {
-  readonly outputs: StageOutputs;
+  readonly outputs: LocalStageOutputs;
   readonly signatures: StageSignatures;
+  /**
+   * The on-failure destination of every asynchronous invocation (SNS's, the Invoke API's Event):
+   * what Lambda would send it once an event's retries are exhausted, oldest first.
+   */
+  readonly asyncFailures: readonly AsyncFailureRecord[];
   /** The JSON-lines log of invocations and function output. */
   readonly logFile: string;
   /** Closes every connection (1001), waits for their $disconnect, stops the servers. */
   stop(): Promise<void>;
 }
 
-export const DEFAULT_PORTS = { gateway: 3001, s3: 3002, sns: 3003 } as const;
+export const DEFAULT_PORTS = { gateway: 3001, s3: 3002, sns: 3003, lambda: 3004 } as const;
 
 /** The profile name in a strict stage's credentials file. */
 export const STAGE_CREDENTIALS_PROFILE = `${PROJECT}-${LOCAL_STAGE}`;
@@ -146,8 +171,11 @@ function stageServer(): Server {
   return server;
 }
 
-/** How long the topic's subscriber may run per message; Lambda's own timeout is the stack's. */
-const SUBSCRIBER_TIMEOUT_MS = 60_000;
+/**
+ * How long the topic's subscriber and a function invoked through the Invoke API may run; on AWS
+ * each function's timeout is the stack's.
+ */
+export const FUNCTION_TIMEOUT_MS = 60_000;
 
 const REPOSITORY_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -197,7 +225,7 @@ function urlHost(host: string): string {
  * credentials) and the endpoints that point the SDK clients at this stage.
  */
 function functionEnvironment(
-  outputs: StageOutputs,
+  outputs: LocalStageOutputs,
   credentials: StageCredentials,
 ): Record<string, string | undefined> {
   return {
@@ -218,8 +246,9 @@ function functionEnvironment(
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_SESSION_TOKEN: undefined,
     AWS_PROFILE: undefined,
-    AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
-    AWS_ENDPOINT_URL_SNS: outputs.endpoints?.sns,
+    AWS_ENDPOINT_URL_S3: outputs.endpoints.s3,
+    AWS_ENDPOINT_URL_SNS: outputs.endpoints.sns,
+    AWS_ENDPOINT_URL_LAMBDA: outputs.endpoints.lambda,
     AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
     // The SDK warns once per bundle when this machine's Node is older than 22; the functions
     // themselves run on the nodejs22.x runtime, so the warning says nothing about them.
@@ -248,11 +277,17 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     );
   }
 
-  const servers = { gateway: stageServer(), s3: stageServer(), sns: stageServer() };
+  const servers = {
+    gateway: stageServer(),
+    s3: stageServer(),
+    sns: stageServer(),
+    lambda: stageServer(),
+  };
   const stopServers = () => Promise.all(Object.values(servers).map(closeServer));
   let gatewayPort: number;
   let s3Port: number;
   let snsPort: number;
+  let lambdaPort: number;
   try {
     gatewayPort = await listen(servers.gateway, host, port);
     s3Port = await listen(servers.s3, host, options.s3Port ?? (port === 0 ? 0 : DEFAULT_PORTS.s3));
@@ -261,13 +296,18 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
       host,
       options.snsPort ?? (port === 0 ? 0 : DEFAULT_PORTS.sns),
     );
+    lambdaPort = await listen(
+      servers.lambda,
+      host,
+      options.lambdaPort ?? (port === 0 ? 0 : DEFAULT_PORTS.lambda),
+    );
   } catch (error) {
     await stopServers();
     throw error;
   }
 
   const base = (scheme: string, listening: number) => `${scheme}://${urlHost(host)}:${listening}`;
-  const outputs: StageOutputs = {
+  const outputs: LocalStageOutputs = {
     stage: LOCAL_STAGE,
     region: LOCAL.region,
     websocketUrl: `${base("ws", gatewayPort)}/${LOCAL_STAGE}`,
@@ -275,7 +315,11 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     topicArn,
     connectionsBucket,
     connectionsPrefix: CONNECTIONS_PREFIX,
-    endpoints: { s3: base("http", s3Port), sns: base("http", snsPort) },
+    endpoints: {
+      s3: base("http", s3Port),
+      sns: base("http", snsPort),
+      lambda: base("http", lambdaPort),
+    },
   };
 
   const log = new LocalLog(localLogFile(stateDir), options.onLog);
@@ -285,8 +329,11 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
       distDir: options.distDir ?? join(REPOSITORY_ROOT, ARTIFACTS.dir),
       log,
       env: functionEnvironment(outputs, credentials),
-      // As the stack does: each function logs under its own name.
-      functionEnv: (fn) => ({ [ENV.serviceName]: resourceNames(LOCAL_STAGE).functionName(fn) }),
+      // As the stack does: each function logs under its own name. The caller's overrides win.
+      functionEnv: (fn) => ({
+        [ENV.serviceName]: resourceNames(LOCAL_STAGE).functionName(fn),
+        ...options.functionEnvironment,
+      }),
     });
   } catch (error) {
     await Promise.all([stopServers(), log.close()]);
@@ -328,17 +375,40 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     idleTimeoutMs: options.idleTimeoutMs ?? LIMITS.idleTimeoutMs,
     maxConnectionMs: options.maxConnectionMs ?? LIMITS.maxConnectionMs,
   });
+  const functionTimeoutMs = options.functionTimeoutMs ?? FUNCTION_TIMEOUT_MS;
+  const asyncFailures: AsyncFailureRecord[] = [];
+  // Lambda's on-failure destination (an SQS queue on AWS): kept, and said loudly in the log.
+  const failureDestination = (fn: FunctionName) => (record: AsyncFailureRecord) => {
+    asyncFailures.push(record);
+    log.write({
+      type: "log",
+      function: fn,
+      requestId: record.requestContext.requestId,
+      stream: "stderr",
+      line: JSON.stringify({
+        level: "ERROR",
+        message: `Local stage: retries exhausted after ${record.requestContext.approximateInvokeCount} attempts; the event went to the failure destination`,
+        errorType: record.responsePayload.errorType,
+        errorMessage: record.responsePayload.errorMessage,
+      }),
+    });
+  };
+  const asyncInvocations = (fn: FunctionName, trigger: string) =>
+    new AsyncInvocations(faultyInvoker, fn, {
+      trigger,
+      timeoutMs: functionTimeoutMs,
+      functionArn: functionArn(fn),
+      onFailure: failureDestination(fn),
+      ...(options.asyncRetryDelaysMs === undefined
+        ? {}
+        : { retryDelaysMs: options.asyncRetryDelaysMs }),
+    });
   const subscriber = FUNCTION_NAMES.find((fn) => FUNCTIONS[fn].topicSubscriber);
   const subscription =
     options.topicSubscriber === false || subscriber === undefined
       ? undefined
-      : new AsyncInvocations(faultyInvoker, subscriber, {
-          trigger: "sns",
-          timeoutMs: SUBSCRIBER_TIMEOUT_MS,
-          ...(options.asyncRetryDelaysMs === undefined
-            ? {}
-            : { retryDelaysMs: options.asyncRetryDelaysMs }),
-        });
+      : asyncInvocations(subscriber, "sns");
+  const invokeQueues = new Map(FUNCTION_NAMES.map((fn) => [fn, asyncInvocations(fn, "invoke")]));
 
   servers.gateway.on("request", connectionsListener(gateway, LOCAL_STAGE, faults, signatures));
   servers.gateway.on("upgrade", gateway.upgrade);
@@ -346,7 +416,22 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
   servers.sns.on(
     "request",
     snsListener(
-      new Map([[topicArn, subscription && ((event) => subscription.send(event))]]),
+      new Map([[topicArn, subscription && ((event) => void subscription.send(event))]]),
+      signatures,
+    ),
+  );
+  servers.lambda.on(
+    "request",
+    invokeApiListener(
+      {
+        invoke: (fn, event, requestId) =>
+          faultyInvoker.invoke(fn, event, {
+            trigger: "invoke",
+            timeoutMs: functionTimeoutMs,
+            requestId,
+          }),
+        queue: (fn, event) => (invokeQueues.get(fn) as AsyncInvocations).send(event),
+      },
       signatures,
     ),
   );
@@ -360,9 +445,9 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     await gateway.close();
-    await subscription?.drain();
+    await Promise.all([subscription, ...invokeQueues.values()].map((queue) => queue?.drain()));
     await stopServers();
-    invoker.stop();
+    await invoker.stop();
     await Promise.all([
       log.close(),
       clearStageOutputs(LOCAL_STAGE, stateLocation),
@@ -377,6 +462,7 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
       ...(credentialsFile === undefined ? {} : { credentialsFile }),
     },
     logFile: log.file,
+    asyncFailures,
     stop: () => {
       stopping ??= stop();
       return stopping;

@@ -13,7 +13,8 @@ import { type RunningLocalStage, startLocalStage } from "../stage.js";
 
 /**
  * The gateway's API Gateway behaviour, driven through stand-in bundles that record every event
- * they get (they run in this process, so they share globalThis with the test).
+ * they get. They run in execution environments of their own (worker threads), so each prints the
+ * event as a log line, which reaches the stage's log before the invocation's result does.
  */
 
 interface Recorded {
@@ -32,7 +33,7 @@ globalThis.gatewayTestEvents = [];
 
 const standIn = (fn: string) => `
 export const handler = async (event) => {
-  globalThis.gatewayTestEvents.push({ fn: ${JSON.stringify(fn)}, event });
+  console.log(JSON.stringify({ gatewayTestEvent: { fn: ${JSON.stringify(fn)}, event } }));
   const query = event.queryStringParameters ?? {};
   if (query.sleep) await new Promise((resolve) => setTimeout(resolve, Number(query.sleep)));
   if (query.reject) return { statusCode: Number(query.reject) };
@@ -71,6 +72,11 @@ async function start(
     port: 0,
     stateDir: join(dir, "state"),
     distDir: join(dir, "dist"),
+    onLog: (entry) => {
+      if (entry.type !== "log") return;
+      const recorded = (JSON.parse(entry.line) as { gatewayTestEvent?: Recorded }).gatewayTestEvent;
+      if (recorded !== undefined) globalThis.gatewayTestEvents.push(recorded);
+    },
     ...options,
   });
   return stage;

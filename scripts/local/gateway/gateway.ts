@@ -282,7 +282,6 @@ export class Gateway implements ConnectionDirectory {
       const code = connection.closeCode ?? received;
       connection.stopTimers();
       this.open.delete(info.connectionId);
-      this.changed?.();
       const reasonText = reason.toString("utf8");
       this.options.log.write({
         type: "gateway",
@@ -291,7 +290,10 @@ export class Gateway implements ConnectionDirectory {
         code,
         ...(reasonText === "" ? {} : { reason: reasonText }),
       });
+      // Tracked before close() hears of the change, or it could see nothing pending and stop the
+      // functions while this $disconnect is on its way to one.
       this.track(this.runDisconnect(info, code, reasonText));
+      this.changed?.();
     });
   }
 

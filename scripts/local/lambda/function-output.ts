@@ -2,9 +2,10 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { FunctionName } from "../../../functions/contract.js";
 
 /**
- * Lambda captures what a function writes to stdout and stderr into its log stream. The local stage
- * runs every function in one process, so it tells their output apart by the invocation each write
- * happens in (an async context), and passes anything written outside an invocation through.
+ * Lambda captures what a function writes to stdout and stderr into its log stream. Inside an
+ * execution environment (environment-runtime.ts) this tells the output apart by the invocation each
+ * write happens in (an async context, so a write after an await still counts), and passes anything
+ * written outside an invocation (at import) through.
  */
 
 export interface Invocation {

@@ -4,18 +4,26 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_NAMES } from "../../../functions/contract.js";
 import { LocalLog, type LocalLogEntry } from "../local-log.js";
-import { Invoker, MAX_ENVIRONMENTS_PER_FUNCTION } from "./invoker.js";
+import { type InvocationOutcome, Invoker, MAX_ENVIRONMENTS_PER_FUNCTION } from "./invoker.js";
 
 let dir: string;
 let invoker: Invoker | undefined;
+let log: LocalLog | undefined;
 const entries: LocalLogEntry[] = [];
+/** Called with every entry as it is written (tests wait on entries through it). */
+let onEntry: (entry: LocalLogEntry) => void = () => {};
 
 /**
  * A handler module that behaves as the event asks, and reports what it saw at cold start. It logs
  * the way Powertools' logger does: through a Console on process.stdout.
+ *
+ * `shared` is a SharedArrayBuffer the test also holds: `meet` counts itself in at index 0 and
+ * waits (bounded) until two invocations have, which only happens when both run at the same time.
+ * `spin` logs that it starts and then never yields.
  */
 const bundle = `
 import { Console } from "node:console";
+import { threadId } from "node:worker_threads";
 const out = new Console({ stdout: process.stdout, stderr: process.stderr });
 const coldStartEnv = process.env.INVOKER_TEST_VALUE;
 const coldStartName = process.env.INVOKER_TEST_NAME;
@@ -27,7 +35,23 @@ export const handler = async (event, context) => {
   if (event.log) out.log(JSON.stringify({ level: "INFO", message: event.log }));
   if (event.fail) throw new Error(event.fail);
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
-  return { statusCode: 200, id: current, invocations, coldStartEnv, coldStartName, functionName: context.functionName, requestId: context.awsRequestId,
+  let met;
+  if (event.meet) {
+    const view = new Int32Array(event.shared);
+    Atomics.add(view, 0, 1);
+    Atomics.notify(view, 0);
+    const until = Date.now() + 10000;
+    for (let seen = Atomics.load(view, 0); seen < 2 && Date.now() < until; seen = Atomics.load(view, 0)) {
+      Atomics.wait(view, 0, seen, 100);
+    }
+    met = Atomics.load(view, 0) >= 2;
+  }
+  if (event.spin) {
+    out.log(JSON.stringify({ level: "INFO", message: "spinning" }));
+    while (true) {}
+  }
+  return { statusCode: 200, id: current, invocations, coldStartEnv, coldStartName, threadId, met,
+    functionName: context.functionName, requestId: context.awsRequestId,
     remaining: context.getRemainingTimeInMillis() };
 };
 `;
@@ -40,20 +64,38 @@ beforeAll(async () => {
   }
 });
 
-afterEach(() => {
-  invoker?.stop();
+afterEach(async () => {
+  await invoker?.stop();
   invoker = undefined;
   entries.length = 0;
+  onEntry = () => {};
 });
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function start(env: Record<string, string | undefined> = { INVOKER_TEST_VALUE: "cold" }) {
-  const log = new LocalLog(join(dir, "local.log"), (entry) => entries.push(entry));
-  invoker = await Invoker.start({ distDir: join(dir, "dist"), env, log });
+async function start(
+  env: Record<string, string | undefined> = { INVOKER_TEST_VALUE: "cold" },
+  maxEnvironmentsPerFunction?: number,
+) {
+  log = new LocalLog(join(dir, "local.log"), (entry) => {
+    entries.push(entry);
+    onEntry(entry);
+  });
+  invoker = await Invoker.start({
+    distDir: join(dir, "dist"),
+    env,
+    log,
+    ...(maxEnvironmentsPerFunction === undefined ? {} : { maxEnvironmentsPerFunction }),
+  });
   return invoker;
+}
+
+type Result = Record<string, unknown>;
+function resultOf(outcome: InvocationOutcome): Result {
+  if (!outcome.ok) throw new Error(`invocation failed: ${outcome.error}`);
+  return outcome.result as Result;
 }
 
 describe("invoker", () => {
@@ -63,11 +105,11 @@ describe("invoker", () => {
       {},
       { trigger: "$connect", timeoutMs: 5000 },
     );
-    expect(outcome.ok).toBe(true);
-    const result = (outcome as { result: Record<string, unknown> }).result;
+    const result = resultOf(outcome);
     expect(result.coldStartEnv).toBe("cold");
     expect(result.functionName).toBe("websocket-stages-local-connect");
-    expect(result.remaining).toBeGreaterThan(4000);
+    expect(result.remaining).toBeGreaterThan(0);
+    expect(result.remaining).toBeLessThanOrEqual(5000);
     expect(entries).toContainEqual(
       expect.objectContaining({
         type: "invocation",
@@ -89,72 +131,74 @@ describe("invoker", () => {
     });
     for (const fn of FUNCTION_NAMES) {
       const outcome = await invoker.invoke(fn, {}, { trigger: "test", timeoutMs: 5000 });
-      expect((outcome as { result: { coldStartName: string } }).result.coldStartName).toBe(
-        `name-of-${fn}`,
-      );
+      expect(resultOf(outcome).coldStartName).toBe(`name-of-${fn}`);
     }
-    invoker.stop();
-    invoker = undefined;
-    expect(process.env.INVOKER_TEST_NAME).toBeUndefined();
   });
 
-  it("gives a second stage in the same process a fresh cold start with its own environment", async () => {
-    await start({ INVOKER_TEST_VALUE: "first" });
-    invoker?.stop();
-    const outcome = await (await start({ INVOKER_TEST_VALUE: "second" })).invoke(
-      "message",
-      {},
-      { trigger: "$default", timeoutMs: 5000 },
-    );
-    expect((outcome as { result: { coldStartEnv: string } }).result.coldStartEnv).toBe("second");
-  });
-
-  it("restores process.env when stopped", async () => {
+  it("runs two invokers side by side, each with its own environment, never touching process.env", async () => {
     delete process.env.INVOKER_TEST_VALUE;
-    (await start()).stop();
-    invoker = undefined;
-    expect(process.env.INVOKER_TEST_VALUE).toBeUndefined();
-  });
-
-  it("refuses a second active invoker in one process", async () => {
-    await start();
-    const log = new LocalLog(join(dir, "other.log"));
-    await expect(Invoker.start({ distDir: join(dir, "dist"), env: {}, log })).rejects.toThrow(
-      /already running/,
-    );
+    const first = await start({ INVOKER_TEST_VALUE: "first" });
+    const log = new LocalLog(join(dir, "second.log"));
+    const second = await Invoker.start({
+      distDir: join(dir, "dist"),
+      env: { INVOKER_TEST_VALUE: "second" },
+      log,
+    });
+    try {
+      const options = { trigger: "$default", timeoutMs: 5000 };
+      expect(resultOf(await first.invoke("message", {}, options)).coldStartEnv).toBe("first");
+      expect(resultOf(await second.invoke("message", {}, options)).coldStartEnv).toBe("second");
+      expect(process.env.INVOKER_TEST_VALUE).toBeUndefined();
+    } finally {
+      await second.stop();
+    }
   });
 
   it("attributes what a function prints to its invocation and writes it to the log file", async () => {
     const running = await start();
-    await running.invoke(
+    const outcome = await running.invoke(
       "subscriber",
       { log: "fan-out done" },
       { trigger: "sns", timeoutMs: 5000 },
     );
     const line = entries.find((entry) => entry.type === "log");
-    expect(line).toMatchObject({ function: "subscriber", stream: "stdout" });
+    expect(line).toMatchObject({
+      function: "subscriber",
+      stream: "stdout",
+      requestId: resultOf(outcome).requestId,
+    });
     expect(line?.type === "log" && JSON.parse(line.line)).toEqual({
       level: "INFO",
       message: "fan-out done",
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Closing flushes the file: what it holds then is everything written.
+    await log?.close();
     expect(await readFile(join(dir, "local.log"), "utf8")).toContain("fan-out done");
   });
 
-  it("reports a thrown error and a timeout as outcomes", async () => {
+  it("reports a thrown error and a timeout as outcomes, with Lambda's error payloads", async () => {
     const running = await start();
     const failed = await running.invoke(
       "message",
       { fail: "boom" },
       { trigger: "broadcast", connectionId: "abc=", timeoutMs: 5000 },
     );
-    expect(failed).toEqual({ ok: false, error: "Error: boom", timedOut: false });
+    expect(failed).toMatchObject({
+      ok: false,
+      error: "Error: boom",
+      timedOut: false,
+      functionError: { errorType: "Error", errorMessage: "boom" },
+    });
     const slow = await running.invoke(
       "message",
-      { sleepMs: 500 },
+      { sleepMs: 5000 },
       { trigger: "broadcast", timeoutMs: 50 },
     );
-    expect(slow).toMatchObject({ ok: false, timedOut: true });
+    expect(slow).toMatchObject({
+      ok: false,
+      timedOut: true,
+      functionError: { errorType: "Sandbox.Timedout" },
+    });
     expect(
       entries
         .filter((entry) => entry.type === "invocation")
@@ -169,36 +213,83 @@ describe("invoker", () => {
         running.invoke("message", { id, sleepMs: 30 }, { trigger: "broadcast", timeoutMs: 5000 }),
       ),
     );
-    expect(outcomes.map((outcome) => (outcome as { result: { id: string } }).result.id)).toEqual([
-      "first",
-      "second",
-    ]);
+    expect(outcomes.map((outcome) => resultOf(outcome).id)).toEqual(["first", "second"]);
     expect(running.environments("message")).toBe(2);
+  });
+
+  it("runs two environments of one function truly in parallel, on threads of their own", async () => {
+    const running = await start();
+    const shared = new SharedArrayBuffer(8);
+    // Each invocation blocks its thread until the other has arrived: on one thread, the first
+    // would hold it and the second could never arrive.
+    const outcomes = await Promise.all(
+      [1, 2].map(() =>
+        running.invoke("message", { meet: true, shared }, { trigger: "test", timeoutMs: 15_000 }),
+      ),
+    );
+    const results = outcomes.map(resultOf);
+    expect(results.map((result) => result.met)).toEqual([true, true]);
+    expect(new Set(results.map((result) => result.threadId)).size).toBe(2);
   });
 
   it("reuses an idle environment for the next invocation (a warm start)", async () => {
     const running = await start();
-    const counts: number[] = [];
+    const seen: Result[] = [];
     for (let i = 0; i < 3; i += 1) {
-      const outcome = await running.invoke("connect", {}, { trigger: "$connect", timeoutMs: 5000 });
-      counts.push((outcome as { result: { invocations: number } }).result.invocations);
+      seen.push(
+        resultOf(await running.invoke("connect", {}, { trigger: "$connect", timeoutMs: 5000 })),
+      );
     }
-    expect(counts).toEqual([1, 2, 3]);
+    expect(seen.map((result) => result.invocations)).toEqual([1, 2, 3]);
+    expect(new Set(seen.map((result) => result.threadId)).size).toBe(1);
     expect(running.environments("connect")).toBe(1);
   });
 
-  it("never reuses the environment of an invocation that timed out", async () => {
+  it("times out a handler that never yields, terminates its environment, and serves others meanwhile", async () => {
     const running = await start();
-    await running.invoke("subscriber", { sleepMs: 150 }, { trigger: "sns", timeoutMs: 20 });
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    expect(running.environments("subscriber")).toBe(0);
-    const next = await running.invoke("subscriber", {}, { trigger: "sns", timeoutMs: 5000 });
-    expect((next as { result: { invocations: number } }).result.invocations).toBe(1);
+    const started = new Promise<void>((resolve) => {
+      onEntry = (entry) => {
+        if (entry.type === "log" && entry.line.includes("spinning")) resolve();
+      };
+    });
+    const before = resultOf(
+      await running.invoke("subscriber", {}, { trigger: "sns", timeoutMs: 5000 }),
+    );
+    let runawayEnded = false;
+    const runaway = running
+      .invoke("subscriber", { spin: true }, { trigger: "sns", timeoutMs: 3000 })
+      .finally(() => {
+        runawayEnded = true;
+      });
+    // The runaway logs this line just before its endless loop.
+    await started;
+    // Positive control: while it spins, this process and another environment still answer.
+    await new Promise((resolve) => setImmediate(resolve));
+    const meanwhile = await running.invoke(
+      "message",
+      { id: "meanwhile" },
+      {
+        trigger: "echo",
+        timeoutMs: 5000,
+      },
+    );
+    expect(resultOf(meanwhile).id).toBe("meanwhile");
+    expect(runawayEnded).toBe(false);
+    expect(await runaway).toMatchObject({ ok: false, timedOut: true });
+    // Lambda never reuses the environment of a timed-out invocation: the next call starts cold.
+    const next = resultOf(
+      await running.invoke("subscriber", {}, { trigger: "sns", timeoutMs: 5000 }),
+    );
+    expect(next.invocations).toBe(1);
+    expect(next.threadId).not.toBe(before.threadId);
+    expect(running.environments("subscriber")).toBe(1);
   });
 
   it("queues invocations beyond the environment limit instead of failing them", async () => {
-    const running = await start();
-    const count = MAX_ENVIRONMENTS_PER_FUNCTION + 4;
+    expect(MAX_ENVIRONMENTS_PER_FUNCTION).toBeGreaterThan(1);
+    const limit = 3;
+    const running = await start(undefined, limit);
+    const count = limit + 4;
     const outcomes = await Promise.all(
       Array.from({ length: count }, (_, i) =>
         running.invoke(
@@ -208,10 +299,10 @@ describe("invoker", () => {
         ),
       ),
     );
-    expect(outcomes.map((outcome) => (outcome as { result: { id: number } }).result.id)).toEqual(
+    expect(outcomes.map((outcome) => resultOf(outcome).id)).toEqual(
       Array.from({ length: count }, (_, i) => i),
     );
-    expect(running.environments("message")).toBe(MAX_ENVIRONMENTS_PER_FUNCTION);
+    expect(running.environments("message")).toBe(limit);
   });
 
   it("names the missing bundles", async () => {
@@ -219,5 +310,18 @@ describe("invoker", () => {
     await expect(Invoker.start({ distDir: join(dir, "nowhere"), env: {}, log })).rejects.toThrow(
       /npm run bundle/,
     );
+  });
+
+  it("refuses to start when a bundle fails its cold start, naming the error", async () => {
+    const broken = join(dir, "broken");
+    for (const fn of FUNCTION_NAMES) {
+      await mkdir(join(broken, fn), { recursive: true });
+      await writeFile(
+        join(broken, fn, "index.mjs"),
+        fn === "disconnect" ? `throw new Error("no config");` : bundle,
+      );
+    }
+    const log = new LocalLog(join(dir, "broken.log"));
+    await expect(Invoker.start({ distDir: broken, env: {}, log })).rejects.toThrow(/no config/);
   });
 });
