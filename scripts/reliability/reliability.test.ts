@@ -28,6 +28,9 @@ describe("reliability", () => {
       clients: 40,
       messages: 12,
       killShare: 0.2,
+      faultClients: 12,
+      faultMessages: 4,
+      interruptClients: 30,
       requireVerbatim: true,
       judgeHeap: false,
     });
@@ -36,7 +39,23 @@ describe("reliability", () => {
     expect(fuzz.answeredWithError + fuzz.delivered + fuzz.closedForInvalidUtf8).toBe(300);
     expect(report.load.expected).toBe(32 * 12);
     expect(report.load.received).toBe(report.load.expected);
-  }, 180_000);
+    // Every fault scenario ran, injected its faults (evenly spread, so the counts are exact) and
+    // passed: failures above would name any that did not.
+    const { faults } = report;
+    expect(faults.scenarios.map((s) => [s.name, s.problems])).toEqual(
+      faults.scenarios.map((s) => [s.name, []]),
+    );
+    expect(faults.scenarios).toHaveLength(11);
+    expect(faults.injected.throttle).toBe(3 * 4);
+    expect(faults.injected.error).toBe(3 * 4);
+    expect(faults.injected.gone).toBeGreaterThan(0);
+    expect(faults.injected.slow).toBeGreaterThan(0);
+    expect(faults.injected.s3).toBeGreaterThan(0);
+    expect(faults.injected.throws).toBe(2);
+    expect(faults.injected.timeout).toBe(2);
+    expect(faults.lost + faults.duplicated).toBe(0);
+    expect(faults.received).toBe(faults.expected);
+  }, 300_000);
 
   it("reports a loss, a duplicate, a misdirected frame and a leak as failures (the checks can fail)", () => {
     const report = {
@@ -67,8 +86,27 @@ describe("reliability", () => {
         seconds: 1,
       },
       memory: { heapBeforeMb: 10, heapAfterMb: 100, leaked: true },
+      faults: {
+        scenarios: [
+          {
+            name: "a fault",
+            injected: { gone: 1 },
+            sent: 1,
+            refused: 0,
+            expected: 1,
+            received: 0,
+            lost: 1,
+            duplicated: 0,
+            problems: ["1 messages lost"],
+          },
+        ],
+      },
     };
-    expect(failuresOf(report.fuzz, report.load, report.memory, true)).toHaveLength(7);
-    expect(failuresOf(report.fuzz, report.load, report.memory, false)).toHaveLength(6);
+    const failures = failuresOf(report.fuzz, report.load, report.memory, report.faults, true);
+    expect(failures).toHaveLength(8);
+    expect(failures).toContain('fault scenario "a fault": 1 messages lost');
+    expect(
+      failuresOf(report.fuzz, report.load, report.memory, { scenarios: [] }, false),
+    ).toHaveLength(6);
   });
 });
