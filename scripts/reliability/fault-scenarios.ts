@@ -25,6 +25,8 @@ export interface FaultScenarioOptions {
   readonly clients: number;
   /** Messages the delivery scenarios send. */
   readonly messages: number;
+  /** Connections opened at once. */
+  readonly connectConcurrency: number;
   readonly injector: FaultInjector;
   readonly access: StageAccess;
   readonly log: LogWatch;
@@ -136,7 +138,7 @@ export async function runFaultScenarios(options: FaultScenarioOptions): Promise<
     if (connectionId === undefined) throw new Error("A fault scenario's client got no echo.");
     return { client, connectionId };
   };
-  const open = pLimit(20);
+  const open = pLimit(options.connectConcurrency);
   const gather = (count: number) => Promise.all(Array.from({ length: count }, () => open(join)));
 
   /** Sends `id` from SNS (even turns) or as a broadcast from a connected member (odd turns). */
@@ -340,40 +342,58 @@ export async function runFaultScenarios(options: FaultScenarioOptions): Promise<
   const scenarios: ScenarioResult[] = [];
   const injectedAtStart = injector.injected();
   const clients = options.clients;
+  /** Runs a scenario; one that throws is a failed scenario, and the faults are turned off. */
+  const guarded = async (name: string, scenario: (name: string) => Promise<ScenarioResult>) => {
+    const before = injector.injected();
+    try {
+      scenarios.push(await scenario(name));
+    } catch (error) {
+      injector.arm({});
+      scenarios.push({
+        name,
+        injected: difference(injector.injected(), before),
+        sent: 0,
+        refused: 0,
+        expected: 0,
+        received: 0,
+        lost: 0,
+        duplicated: 0,
+        problems: [`it failed: ${error instanceof Error ? error.message : String(error)}`],
+      });
+    }
+  };
 
-  scenarios.push(
-    await deliveryScenario(
-      "@connections answers 410 Gone to 10% of posts",
-      { gone: 0.1 },
-      false,
-      (injected, dropped) =>
-        // Two posts to one connection may both draw Gone before its drop is noticed.
-        dropped > 0 && dropped <= (injected.gone ?? 0)
-          ? []
-          : [`${injected.gone ?? 0} posts answered Gone but ${dropped} clients dropped`],
+  await guarded("@connections answers 410 Gone to 10% of posts", (name) =>
+    deliveryScenario(name, { gone: 0.1 }, false, (injected, dropped) =>
+      // Two posts to one connection may both draw Gone before its drop is noticed.
+      dropped > 0 && dropped <= (injected.gone ?? 0)
+        ? []
+        : [`${injected.gone ?? 0} posts answered Gone but ${dropped} clients dropped`],
     ),
   );
   const burst = Math.max(1, Math.floor(clients / 4));
-  scenarios.push(
-    await deliveryScenario(
-      `@connections answers a burst of ${burst} 429s then ${burst} 500s per message`,
-      { throttle: 1, error: 1, limits: { throttle: burst, error: burst } },
-      true,
-      (injected) =>
-        injected.throttle === burst * options.messages &&
-        injected.error === burst * options.messages
-          ? []
-          : [
-              `expected ${burst * options.messages} 429s and 500s, injected ${JSON.stringify(injected)}`,
-            ],
-    ),
+  await guarded(
+    `@connections answers a burst of ${burst} 429s then ${burst} 500s per message`,
+    (name) =>
+      deliveryScenario(
+        name,
+        { throttle: 1, error: 1, limits: { throttle: burst, error: burst } },
+        true,
+        (injected) =>
+          injected.throttle === burst * options.messages &&
+          injected.error === burst * options.messages
+            ? []
+            : [
+                `expected ${burst * options.messages} 429s and 500s, injected ${JSON.stringify(injected)}`,
+              ],
+      ),
   );
-  scenarios.push(
-    await deliveryScenario("@connections answers 250 ms late", { slow: 250 }, false, () => []),
+  await guarded("@connections answers 250 ms late", (name) =>
+    deliveryScenario(name, { slow: 250 }, false, () => []),
   );
 
   // S3 failing on PutObject during $connect: refused cleanly, nothing half-registered.
-  {
+  const refusedConnects = async (name: string): Promise<ScenarioResult> => {
     const members = await gather(Math.min(clients, 10));
     const before = injector.injected();
     const problems: string[] = [];
@@ -404,30 +424,19 @@ export async function runFaultScenarios(options: FaultScenarioOptions): Promise<
     const control = await join();
     members.push(control);
     // account() also finds the control in the registry, or names it missing.
-    const result = await account(
-      "S3 answers 503 to PutObject: $connect refused",
-      members,
-      [],
-      [],
-      before,
-      problems,
-    );
+    const result = await account(name, members, [], [], before, problems);
     await leave(members);
-    scenarios.push(result);
-  }
+    return result;
+  };
+  await guarded("S3 answers 503 to PutObject: $connect refused", refusedConnects);
 
   // S3 failing on ListObjectsV2: an SNS message is retried by Lambda, a client broadcast refused.
-  scenarios.push(
-    await retriedPublish(
-      "S3 answers 503 to ListObjectsV2 during an SNS fan-out",
-      { s3: 1 },
-      "error",
-      "after the failure",
-    ),
+  await guarded("S3 answers 503 to ListObjectsV2 during an SNS fan-out", (name) =>
+    retriedPublish(name, { s3: 1 }, "error", "after the failure"),
   );
-  scenarios.push(
-    await refusedBroadcast(
-      "S3 answers 503 to ListObjectsV2 during a client broadcast",
+  await guarded("S3 answers 503 to ListObjectsV2 during a client broadcast", (name) =>
+    refusedBroadcast(
+      name,
       { s3: 1 },
       (frame) => isErrorFrame(frame, "delivery_failed"),
       "error frame saying the message was not delivered",
@@ -435,7 +444,7 @@ export async function runFaultScenarios(options: FaultScenarioOptions): Promise<
   );
 
   // S3 failing on DeleteObject during $disconnect: the entries stay until a fan-out meets them Gone.
-  {
+  const staleAfterDisconnect = async (name: string): Promise<ScenarioResult> => {
     const members = await gather(clients);
     const doomed = members.slice(0, Math.max(1, Math.floor(clients / 5)));
     const before = injector.injected();
@@ -457,51 +466,24 @@ export async function runFaultScenarios(options: FaultScenarioOptions): Promise<
     }
     const ids = [newId(), newId()];
     for (const [turn, id] of ids.entries()) await send(id, turn, members);
-    scenarios.push(
-      await account(
-        "S3 answers 503 to DeleteObject during $disconnect",
-        members,
-        ids,
-        [],
-        before,
-        problems,
-      ),
-    );
+    const result = await account(name, members, ids, [], before, problems);
     await leave(members);
-  }
+    return result;
+  };
+  await guarded("S3 answers 503 to DeleteObject during $disconnect", staleAfterDisconnect);
 
   // A function that throws or times out.
-  scenarios.push(
-    await refusedBroadcast(
-      "the message function throws",
-      { throws: 1 },
-      isIntegrationFailure,
-      '"Internal server error" frame',
-    ),
+  await guarded("the message function throws", (name) =>
+    refusedBroadcast(name, { throws: 1 }, isIntegrationFailure, '"Internal server error" frame'),
   );
-  scenarios.push(
-    await refusedBroadcast(
-      "the message function times out",
-      { timeout: 1 },
-      isIntegrationFailure,
-      '"Internal server error" frame',
-    ),
+  await guarded("the message function times out", (name) =>
+    refusedBroadcast(name, { timeout: 1 }, isIntegrationFailure, '"Internal server error" frame'),
   );
-  scenarios.push(
-    await retriedPublish(
-      "the subscriber throws once",
-      { throws: 1, limits: { throws: 1 } },
-      "error",
-      "by its limit",
-    ),
+  await guarded("the subscriber throws once", (name) =>
+    retriedPublish(name, { throws: 1, limits: { throws: 1 } }, "error", "by its limit"),
   );
-  scenarios.push(
-    await retriedPublish(
-      "the subscriber times out once",
-      { timeout: 1, limits: { timeout: 1 } },
-      "timeout",
-      "by its limit",
-    ),
+  await guarded("the subscriber times out once", (name) =>
+    retriedPublish(name, { timeout: 1, limits: { timeout: 1 } }, "timeout", "by its limit"),
   );
 
   const sum = (key: "sent" | "expected" | "received" | "lost" | "duplicated") =>

@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly killShare: number;
   /** Messages sent but not yet seen by every survivor, at most. */
   readonly inFlight: number;
+  /** Connections opened at once. */
+  readonly connectConcurrency: number;
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Resolves once every closed connection's $disconnect has finished. */
   readonly disconnectsSettled: () => Promise<void>;
@@ -51,7 +53,7 @@ export async function loadRun(
 ): Promise<LoadReport> {
   const started = performance.now();
   const run = Date.now();
-  const open = pLimit(50);
+  const open = pLimit(options.connectConcurrency);
   const clients = await Promise.all(
     Array.from({ length: options.clients }, () =>
       open(() => RecordingClient.open(outputs.websocketUrl)),

@@ -28,6 +28,7 @@ describe("reliability", () => {
       clients: 40,
       messages: 12,
       killShare: 0.2,
+      connectConcurrency: 4,
       faultClients: 12,
       faultMessages: 4,
       interruptClients: 30,

@@ -31,6 +31,11 @@ export interface ReliabilityOptions {
   readonly clients: number;
   readonly messages: number;
   readonly killShare: number;
+  /**
+   * Connections opened at once (default 50). Under vitest every new execution environment's
+   * bundle goes through vite's transform, so a burst of connects makes slow cold starts.
+   */
+  readonly connectConcurrency?: number;
   /** Connections and messages of each fault scenario. */
   readonly faultClients: number;
   readonly faultMessages: number;
@@ -159,6 +164,7 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
     const loadOptions = {
       killShare: options.killShare,
       inFlight: 4,
+      connectConcurrency: options.connectConcurrency ?? 50,
       // The stage's own credentials, as the functions use them.
       credentials: { accessKeyId: "local", secretAccessKey: "local" },
       disconnectsSettled,
@@ -196,6 +202,7 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
         url,
         clients: options.faultClients,
         messages: options.faultMessages,
+        connectConcurrency: Math.min(options.connectConcurrency ?? 50, 20),
         injector,
         access,
         log,
