@@ -76,6 +76,7 @@ describe("reliability", () => {
       },
       load: {
         clients: 2,
+        refused: 1,
         killed: 0,
         messagesSent: 1,
         expected: 2,
@@ -104,10 +105,10 @@ describe("reliability", () => {
       },
     };
     const failures = failuresOf(report.fuzz, report.load, report.memory, report.faults, true);
-    expect(failures).toHaveLength(8);
+    expect(failures).toHaveLength(9);
     expect(failures).toContain('fault scenario "a fault": 1 messages lost');
     expect(
       failuresOf(report.fuzz, report.load, report.memory, { scenarios: [] }, false),
-    ).toHaveLength(6);
+    ).toHaveLength(7);
   });
 });

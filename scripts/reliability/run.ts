@@ -109,6 +109,7 @@ export function failuresOf(
   if (requireVerbatim && fuzz.verbatimMismatched > 0) {
     failures.push(`${fuzz.verbatimMismatched} broadcasts not delivered verbatim`);
   }
+  if (load.refused > 0) failures.push(`${load.refused} connections refused during the load`);
   if (load.lost > 0) failures.push(`${load.lost} messages lost`);
   if (load.duplicated > 0) failures.push(`${load.duplicated} messages duplicated`);
   if (load.staleAfterNextFanOut !== 0) {

@@ -43,7 +43,10 @@ export function reliabilityTable(report: ReliabilityReport): string {
       "broadcasts delivered verbatim (check: verbatim)",
       `${fuzz.verbatimChecked - fuzz.verbatimMismatched} of ${fuzz.verbatimChecked}`,
     ],
-    ["clients / killed mid-run", `${load.clients} / ${load.killed}`],
+    [
+      "clients / refused at the handshake / killed mid-run",
+      `${load.clients} / ${load.refused} / ${load.killed}`,
+    ],
     ["messages sent (SNS and client broadcasts)", String(load.messagesSent)],
     ["deliveries expected (survivors × messages)", String(load.expected)],
     ["deliveries received", String(load.received)],
