@@ -36,10 +36,10 @@ export interface ReliabilityOptions {
    * bundle goes through vite's transform, so a burst of connects makes slow cold starts.
    */
   readonly connectConcurrency?: number;
-  /** Connections and messages of each fault scenario. */
+  /** Connections and messages of each fault scenario; 0 clients skips the fault scenarios. */
   readonly faultClients: number;
   readonly faultMessages: number;
-  /** Clients connected when Ctrl-C reaches `npm start` in a pseudo-terminal. */
+  /** Clients connected when Ctrl-C reaches `npm start` in a pseudo-terminal; 0 skips both. */
   readonly interruptClients: number;
   /** Broadcasts must come out byte for byte as sent (issue 12 finding 4). */
   readonly requireVerbatim: boolean;
@@ -71,6 +71,16 @@ export interface ReliabilityReport {
   readonly failedInvocations: number;
   readonly failures: readonly string[];
 }
+
+const NO_FAULT_SCENARIOS: FaultReport = {
+  scenarios: [],
+  injected: { gone: 0, throttle: 0, error: 0, s3: 0, throws: 0, timeout: 0, slow: 0 },
+  sent: 0,
+  expected: 0,
+  received: 0,
+  lost: 0,
+  duplicated: 0,
+};
 
 /** A heap this much above the baseline after the run counts as a leak. */
 const HEAP_TOLERANCE_MB = 48;
@@ -197,26 +207,27 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
     };
     const failedInvocations = ledger.failedInvocations;
     const access = new StageAccess(stage.outputs, loadOptions.credentials);
-    let faults: FaultReport;
+    let faults: FaultReport = NO_FAULT_SCENARIOS;
     try {
-      faults = await runFaultScenarios({
-        url,
-        clients: options.faultClients,
-        messages: options.faultMessages,
-        connectConcurrency: Math.min(options.connectConcurrency ?? 50, 20),
-        injector,
-        access,
-        log,
-        disconnectsSettled,
-        onProgress: progress,
-      });
+      if (options.faultClients > 0)
+        faults = await runFaultScenarios({
+          url,
+          clients: options.faultClients,
+          messages: options.faultMessages,
+          connectConcurrency: Math.min(options.connectConcurrency ?? 50, 20),
+          injector,
+          access,
+          log,
+          disconnectsSettled,
+          onProgress: progress,
+        });
     } finally {
       access.close();
     }
     await stage.stop();
     let shutdown: ReliabilityReport["shutdown"];
     const failures = failuresOf(fuzz, load, memory, faults, options.requireVerbatim);
-    if (hasUtilLinuxScript()) {
+    if (options.interruptClients > 0 && hasUtilLinuxScript()) {
       progress("npm start: idle timeout and maximum duration");
       const timeouts = await timeoutsScenario(options.distDir);
       progress("npm start: Ctrl-C in a terminal");
