@@ -181,11 +181,13 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
       disconnectsSettled,
     };
     // The baseline is a warm stage: Lambda keeps up to 16 execution environments per function,
-    // each with its own copy of the bundle, and a first burst of load creates them.
+    // each with its own copy of the bundle, and a first burst of load creates them. The warm-up
+    // has the run's clients (the same bursts of connects and of kills), so the pools and the
+    // keep-alive sockets reach the run's size before the baseline; fewer messages suffice.
     await fuzzFrames(url, sampleFrames(20, options.seed + 1, 3), () => {});
     await loadRun(
       stage.outputs,
-      { ...loadOptions, clients: Math.min(options.clients, 200), messages: 10 },
+      { ...loadOptions, clients: options.clients, messages: Math.min(options.messages, 4) },
       () => progress("warming up"),
     );
     await disconnectsSettled();
