@@ -8,6 +8,8 @@ import { runTerminalSession } from "./terminal-session.js";
 
 let server: Server;
 let url: string;
+/** Echo replies wait for this: a late reply, sent only once the session's input has ended. */
+let repliesAfter: Promise<unknown> = Promise.resolve();
 
 beforeAll(async () => {
   server = createServer();
@@ -18,7 +20,7 @@ beforeAll(async () => {
       const text = String(data);
       if (text === "leave") socket.close(1001, "Going away");
       // A late reply: the session must wait for it.
-      else setTimeout(() => socket.send(`echo:${text}`), 50);
+      else void repliesAfter.then(() => socket.send(`echo:${text}`));
     });
   });
   server.listen(0, "127.0.0.1");
@@ -44,9 +46,11 @@ describe("runTerminalSession with once", () => {
   it("sends each input line, prints every reply, then closes and exits 0", async () => {
     const output = collect();
     const status = collect();
+    const input = Readable.from(["one\n", "\n", "two\n"]);
+    repliesAfter = once(input, "end");
     const code = await runTerminalSession({
       url,
-      input: Readable.from(["one\n", "\n", "two\n"]),
+      input,
       output: output.stream,
       status: status.stream,
       once: true,

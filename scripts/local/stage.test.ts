@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { EventEmitter, once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -24,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { STATE_DIR_ENV } from "../../functions/contract.js";
 import { bundleFunctions } from "../bundle.js";
-import type { InvocationEntry } from "./local-log.js";
+import type { InvocationEntry, LocalLogEntry } from "./local-log.js";
 import { type RunningLocalStage, SERVER_KEEP_ALIVE_MS, startLocalStage } from "./stage.js";
 
 /**
@@ -39,6 +40,8 @@ let s3: S3Client;
 let sns: SNSClient;
 let management: ApiGatewayManagementApiClient;
 const clients: Client[] = [];
+/** Every entry of the stage's log, as it is written. */
+const log = new EventEmitter<{ entry: [LocalLogEntry] }>();
 
 /** A ws client that keeps every frame it receives. */
 interface Client {
@@ -58,6 +61,7 @@ beforeAll(async () => {
     stateDir: join(dir, "state"),
     distDir,
     asyncRetryDelaysMs: [50, 50],
+    onLog: (entry) => log.emit("entry", entry),
   });
   const { outputs } = stage;
   s3 = new S3Client({ endpoint: outputs.endpoints?.s3, region: outputs.region, credentials });
@@ -77,18 +81,29 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function until<T>(
-  probe: () => Promise<T | false | undefined> | T | false | undefined,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + 8000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/**
+ * The next `count` invocations matching, from now on: call it before what causes them. The
+ * test's own timeout bounds the wait.
+ */
+function invocations(
+  matches: (entry: InvocationEntry) => boolean,
+  count = 1,
+): Promise<InvocationEntry[]> {
+  return new Promise((resolve) => {
+    const found: InvocationEntry[] = [];
+    const listener = (entry: LocalLogEntry) => {
+      if (entry.type !== "invocation" || !matches(entry)) return;
+      found.push(entry);
+      if (found.length < count) return;
+      log.off("entry", listener);
+      resolve(found);
+    };
+    log.on("entry", listener);
+  });
 }
+
+const finished = (fn: string, connectionId: string) => (entry: InvocationEntry) =>
+  entry.function === fn && entry.connectionId === connectionId;
 
 /** The connection ids in the registry, read back from its keys (prefix + base64url(id)). */
 async function registryIds(): Promise<string[]> {
@@ -134,8 +149,11 @@ async function connect(): Promise<Client> {
   return client;
 }
 
-function lastFrame(client: Client, count: number): Promise<string> {
-  return until(() => client.received.length >= count && client.received[count - 1], "a frame");
+/** The client's count-th frame, once it has arrived. */
+async function lastFrame(client: Client, count: number): Promise<string> {
+  // The client's own listener came first, so each 'message' here has already been recorded.
+  while (client.received.length < count) await once(client.socket, "message");
+  return client.received[count - 1] as string;
 }
 
 describe("local stage end to end", () => {
@@ -201,12 +219,12 @@ describe("local stage end to end", () => {
     );
     expect(await lastFrame(a, 4)).toBe("direct");
     const closed = new Promise<number>((resolve) => c.socket.once("close", resolve));
+    const disconnected = invocations(finished("disconnect", c.connectionId));
+    expect(await registryIds()).toContain(c.connectionId);
     await management.send(new DeleteConnectionCommand({ ConnectionId: c.connectionId }));
     await closed;
-    await until(
-      async () => !(await registryIds()).includes(c.connectionId),
-      "$disconnect to unregister c",
-    );
+    await disconnected;
+    expect(await registryIds()).not.toContain(c.connectionId);
     const gone = await management
       .send(new PostToConnectionCommand({ ConnectionId: c.connectionId, Data: "x" }))
       .catch((e: unknown) => e);
@@ -223,17 +241,21 @@ describe("local stage end to end", () => {
         Body: JSON.stringify({ connectionId: stale, connectedAt: new Date().toISOString() }),
       }),
     );
+    expect(await registryIds()).toContain(stale);
+    const broadcast = invocations(finished("message", a.connectionId));
     a.socket.send(JSON.stringify({ action: "broadcast", message: "after the stale one" }));
     expect(JSON.parse(await lastFrame(b, 4))).toEqual({ message: "after the stale one" });
-    await until(async () => !(await registryIds()).includes(stale), "the stale id to be removed");
+    // The fan-out removes the ids it found gone before its invocation ends.
+    await broadcast;
+    expect(await registryIds()).not.toContain(stale);
   });
 
   it("shrinks the registry when a client closes", async () => {
+    expect(await registryIds()).toContain(b.connectionId);
+    const disconnected = invocations(finished("disconnect", b.connectionId));
     b.socket.close();
-    await until(async () => {
-      const ids = await registryIds();
-      return ids.length === 1 && ids[0] === a.connectionId;
-    }, "b to be unregistered");
+    await disconnected;
+    expect(await registryIds()).toEqual([a.connectionId]);
   });
 
   it("keeps idle keep-alive connections open longer than the functions' SDK clients reuse them", async () => {
@@ -308,21 +330,14 @@ describe("local stage end to end", () => {
       expect(status).toBeGreaterThanOrEqual(500);
 
       // The subscriber cannot list the registry either: it throws, and Lambda retries it twice.
+      const subscriberRuns = invocations((entry) => entry.function === "subscriber", 3);
       await sns.send(new PublishCommand({ TopicArn: outputs.topicArn, Message: "unlisted" }));
-      const attempts = await until(async () => {
-        const entries = (await readFile(stage.logFile, "utf8"))
-          .trim()
-          .split("\n")
-          .map((line) => JSON.parse(line) as InvocationEntry)
-          .filter(
-            (entry) =>
-              entry.type === "invocation" &&
-              entry.function === "subscriber" &&
-              entry.result === "error",
-          );
-        return entries.length === 3 && entries.map((entry) => entry.attempt);
-      }, "three failed subscriber attempts");
-      expect(attempts).toEqual([1, 2, 3]);
+      const runs = await subscriberRuns;
+      expect(runs.map((entry) => [entry.attempt, entry.result])).toEqual([
+        [1, "error"],
+        [2, "error"],
+        [3, "error"],
+      ]);
     } finally {
       await s3.send(new CreateBucketCommand({ Bucket: outputs.connectionsBucket }));
     }

@@ -89,8 +89,8 @@ export interface LocalStageOptions {
   readonly functionEnvironment?: Partial<Record<EnvName, string>>;
   /** Folder of the bundles; default `dist/` of this repository. */
   readonly distDir?: string;
-  /** Faults to inject (reliability runs); none by default. */
-  readonly faults?: FaultPlan;
+  /** Faults to inject (reliability runs); none by default. An injector can be re-armed while running. */
+  readonly faults?: FaultPlan | FaultInjector;
   /** Receives every log entry as it is written (the terminal view). */
   readonly onLog?: (entry: LocalLogEntry) => void;
 }
@@ -340,7 +340,10 @@ export async function startLocalStage(options: LocalStageOptions = {}): Promise<
     throw error;
   }
 
-  const faults = new FaultInjector(options.faults ?? {});
+  const faults =
+    options.faults instanceof FaultInjector
+      ? options.faults
+      : new FaultInjector(options.faults ?? {});
   // An injected failure stands in for the function: it never runs, and the caller sees what
   // Lambda reports for a function that threw or timed out.
   const faultyInvoker: Pick<Invoker, "invoke"> = {

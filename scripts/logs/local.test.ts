@@ -1,3 +1,4 @@
+import { EventEmitter, once } from "node:events";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,18 +113,25 @@ describe("followLocalLog", () => {
     select?: (line: string) => boolean;
   }) {
     const seen: string[] = [];
+    const shown = new EventEmitter();
     const controller = new AbortController();
     const following = followLocalLog(options.file, {
       lines: options.lines,
       signal: controller.signal,
       pollMs: 10,
       ...(options.select === undefined ? {} : { select: options.select }),
-      onLine: (line) => seen.push(line),
+      onLine: (line) => {
+        seen.push(line);
+        shown.emit("line");
+      },
     });
+    /** Waits for the count-th line shown; after 5 s the test's assertions say what is missing. */
     const until = async (count: number) => {
       const deadline = Date.now() + 5000;
-      while (seen.length < count && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      while (seen.length < count) {
+        const left = deadline - Date.now();
+        if (left <= 0) return;
+        await once(shown, "line", { signal: AbortSignal.timeout(left) }).catch(() => undefined);
       }
     };
     await until(options.initial);

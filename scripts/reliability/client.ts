@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import WebSocket from "ws";
 import { LIMITS } from "../../functions/contract.js";
 
@@ -26,8 +27,10 @@ export class RecordingClient {
     const client = new RecordingClient(socket);
     await Promise.race([
       once(socket, "open"),
-      once(socket, "unexpected-response").then(() => {
-        throw new Error("the handshake was refused");
+      once(socket, "unexpected-response").then(([, response]) => {
+        throw new Error(
+          `the handshake was refused (HTTP ${(response as IncomingMessage).statusCode})`,
+        );
       }),
     ]);
     return client;

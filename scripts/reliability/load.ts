@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly killShare: number;
   /** Messages sent but not yet seen by every survivor, at most. */
   readonly inFlight: number;
+  /** Connections opened at once. */
+  readonly connectConcurrency: number;
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Resolves once every closed connection's $disconnect has finished. */
   readonly disconnectsSettled: () => Promise<void>;
@@ -25,6 +27,8 @@ export interface LoadOptions {
 
 export interface LoadReport {
   readonly clients: number;
+  /** Connections whose handshake the stage refused (their $connect failed). */
+  readonly refused: number;
   readonly killed: number;
   readonly messagesSent: number;
   /** Survivors × messages: what had to arrive. */
@@ -51,13 +55,16 @@ export async function loadRun(
 ): Promise<LoadReport> {
   const started = performance.now();
   const run = Date.now();
-  const open = pLimit(50);
-  const clients = await Promise.all(
+  const open = pLimit(options.connectConcurrency);
+  const opened = await Promise.allSettled(
     Array.from({ length: options.clients }, () =>
       open(() => RecordingClient.open(outputs.websocketUrl)),
     ),
   );
-  const killCount = Math.floor(options.clients * options.killShare);
+  // A refused handshake is reported, not fatal: the run goes on with the clients that connected.
+  const clients = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+  const refused = opened.length - clients.length;
+  const killCount = Math.floor(clients.length * options.killShare);
   const doomed = clients.slice(0, killCount);
   const survivors = clients.slice(killCount);
   const watcher = survivors[0];
@@ -160,6 +167,7 @@ export async function loadRun(
   s3.destroy();
   return {
     clients: options.clients,
+    refused,
     killed: killCount,
     messagesSent: ids.length,
     expected: survivors.length * ids.length,

@@ -11,9 +11,11 @@ Usage: npm run reliability [-- options]
 
 Starts a local stage on 127.0.0.1 (any free ports) and tries to break it: fuzzes frames from one
 client while two others watch, then runs a load with accounting (SNS publishes and client
-broadcasts with unique ids, a share of the clients killed halfway, every survivor counted).
-Prints a table; exits 1 on any loss, duplicate, unanswered or misdirected frame, stale registry
-entry or heap growth, 2 on bad options.
+broadcasts with unique ids, a share of the clients killed halfway, every survivor counted), then
+injects faults scenario by scenario (@connections answering 410, bursts of 429 and 500, slow
+answers; S3 503 on put, list and delete; functions that throw or time out) and checks each
+outcome. Prints a table; exits 1 on any loss, duplicate, unanswered, misdirected or rewritten
+frame, stale registry entry, failed fault scenario or heap growth, 2 on bad options.
 
   --frames <n>         frames to fuzz                       (default 10000)
   --seed <n>           fast-check seed, to replay a run     (default 42)
@@ -21,7 +23,11 @@ entry or heap growth, 2 on bad options.
   --clients <n>        connections in the load run          (default 2000)
   --messages <n>       messages in the load run             (default 100)
   --kill <share>       share of clients killed mid-run      (default 0.2)
-  --require-verbatim   fail when a broadcast is not delivered byte for byte
+  --fault-clients <n>  connections in each fault scenario   (default 100)
+  --fault-messages <n> messages in each fault scenario      (default 10)
+  --interrupt-clients <n>
+                       clients connected when Ctrl-C reaches npm start in a
+                       pseudo-terminal (util-linux script)  (default 500)
   --json               the report as JSON on stdout
 
 Example: npm run reliability -- --clients 500 --messages 50 --json
@@ -50,7 +56,9 @@ runCommand(async () => {
       clients: { type: "string" },
       messages: { type: "string" },
       kill: { type: "string" },
-      "require-verbatim": { type: "boolean" },
+      "fault-clients": { type: "string" },
+      "fault-messages": { type: "string" },
+      "interrupt-clients": { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -77,7 +85,10 @@ runCommand(async () => {
     clients: count("clients", args.values.clients, 2_000, 1),
     messages: count("messages", args.values.messages, 100, 1),
     killShare,
-    requireVerbatim: args.values["require-verbatim"] === true,
+    faultClients: count("fault-clients", args.values["fault-clients"], 100, 2),
+    faultMessages: count("fault-messages", args.values["fault-messages"], 10, 1),
+    interruptClients: count("interrupt-clients", args.values["interrupt-clients"], 500, 1),
+    requireVerbatim: true,
     onProgress: (line) => {
       if (tty) process.stderr.write(`\r\x1b[K${line}`);
       else if (performance.now() - lastLine > 5_000) {

@@ -1,4 +1,4 @@
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect as connectSocket } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,7 +29,16 @@ interface Recorded {
 declare global {
   var gatewayTestEvents: Recorded[];
 }
-globalThis.gatewayTestEvents = [];
+/** Recorded events that tell waiting tests when one more arrives. */
+class RecordedEvents extends Array<Recorded> {
+  static readonly pushed = new EventEmitter();
+  override push(...items: Recorded[]): number {
+    const length = super.push(...items);
+    RecordedEvents.pushed.emit("push");
+    return length;
+  }
+}
+globalThis.gatewayTestEvents = new RecordedEvents();
 
 const standIn = (fn: string) => `
 export const handler = async (event) => {
@@ -88,13 +97,16 @@ function events(fn: string): Recorded["event"][] {
     .map((recorded) => recorded.event);
 }
 
+/** Resolves once `probe` holds for the recorded events, checking it as each one arrives. */
 async function until<T>(probe: () => T | false | undefined, what: string): Promise<T> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const value = probe();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`Timed out waiting for ${what}`);
+    const pushed = once(RecordedEvents.pushed, "push", { signal: AbortSignal.timeout(left) });
+    await pushed.catch(() => undefined);
   }
 }
 
