@@ -123,6 +123,46 @@ describe("over an HTTP server", () => {
       baseDelayMs: 1,
     });
 
+  it("waits for a late answer instead of posting a second copy once the request was written", async () => {
+    // A slow @connections: the frame is delivered, the answer comes 50 ms later — fifty times the
+    // send timeout, which must no longer apply once the request is written.
+    replies = [(res) => void setTimeout(() => res.writeHead(200).end(), 50)];
+    const fast = new FastPoster(endpoint, {
+      credentials: async () => credentials,
+      region: "us-east-1",
+      baseDelayMs: 1,
+      sendTimeoutMs: 1,
+      answerTimeoutMs: 10_000,
+    });
+
+    expect(await fast.post("late", "hello")).toEqual({ status: "delivered" });
+    fast.close();
+    expect(received).toHaveLength(1);
+  });
+
+  it("retries a written request whose answer never comes within the answer timeout (positive control)", async () => {
+    let held: ServerResponse | undefined;
+    replies = [
+      (res) => {
+        held = res;
+      },
+    ];
+    const fast = new FastPoster(endpoint, {
+      credentials: async () => credentials,
+      region: "us-east-1",
+      baseDelayMs: 1,
+      answerTimeoutMs: 20,
+    });
+
+    expect(await fast.post("silent", "hello")).toEqual({ status: "delivered" });
+    fast.close();
+    held?.destroy();
+    expect(received.map((request) => request.url)).toEqual([
+      "/local/@connections/silent",
+      "/local/@connections/silent",
+    ]);
+  });
+
   it("sends exactly the signed request: POST, the encoded path, the signed headers, the raw bytes", async () => {
     const fast = poster();
     const expected = await fast.signedRequest("A+b/C=", "héllo");

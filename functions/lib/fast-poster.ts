@@ -37,8 +37,16 @@ const RETRY_COST = 5;
 const TIMEOUT_RETRY_COST = 10;
 const BASE_DELAY_MS = 100;
 const MAX_DELAY_MS = 20_000;
-/** A post that has not been answered in this long is retried (API Gateway answers in milliseconds). */
-const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Timeouts of one attempt, in two phases. Until the request is written in full, nothing can have
+ * been delivered, so a stall there is retried safely after SEND_TIMEOUT_MS. Once it is written,
+ * @connections may already have delivered the frame: an answer that is merely late must not make
+ * the poster send it again (a second copy), so the wait is far longer — API Gateway answers in
+ * milliseconds; only a dead connection stays silent this long. The SDK client has no timeout at
+ * all by default.
+ */
+const SEND_TIMEOUT_MS = 10_000;
+const ANSWER_TIMEOUT_MS = 60_000;
 /** Refresh credentials this long before they expire, as the SDK does. */
 const CREDENTIAL_REFRESH_MS = 5 * 60 * 1000;
 
@@ -58,6 +66,9 @@ export interface FastPosterOptions {
   readonly now?: () => number;
   /** Backoff base in milliseconds (the SDK's 100 ms when omitted). */
   readonly baseDelayMs?: number;
+  /** Timeouts of an attempt before and after its request is written (SEND_/ANSWER_TIMEOUT_MS). */
+  readonly sendTimeoutMs?: number;
+  readonly answerTimeoutMs?: number;
 }
 
 /** The signing region: `{api}.execute-api.{region}.amazonaws.com` names it; otherwise AWS_REGION. */
@@ -172,6 +183,8 @@ export class FastPoster implements Poster {
   private readonly signer: SignatureV4;
   private readonly now: () => number;
   private readonly baseDelayMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly answerTimeoutMs: number;
   private retryTokens = RETRY_BUDGET;
 
   constructor(endpoint: string, options: FastPosterOptions = {}) {
@@ -185,6 +198,8 @@ export class FastPoster implements Poster {
     this.target = { hostname: url.hostname, port: url.port === "" ? undefined : Number(url.port) };
     this.now = options.now ?? Date.now;
     this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     const region = options.region ?? regionOf(url);
     this.credentials = memoizedCredentials(options.credentials ?? defaultProvider(), this.now);
     this.postSigner = new PostSigner(url, region, SERVICE);
@@ -287,7 +302,7 @@ export class FastPoster implements Poster {
           path,
           headers,
           agent: this.agent,
-          timeout: REQUEST_TIMEOUT_MS,
+          timeout: this.sendTimeoutMs,
         },
         (response: IncomingMessage) => {
           const status = response.statusCode ?? 0;
@@ -310,8 +325,20 @@ export class FastPoster implements Poster {
           });
         },
       );
+      let written = false;
+      request.once("finish", () => {
+        written = true;
+        request.setTimeout(this.answerTimeoutMs);
+      });
       request.on("timeout", () =>
-        request.destroy(new NetworkError(`no answer within ${REQUEST_TIMEOUT_MS} ms`, true)),
+        request.destroy(
+          new NetworkError(
+            written
+              ? `no answer within ${this.answerTimeoutMs} ms of the request`
+              : `the request could not be sent within ${this.sendTimeoutMs} ms`,
+            true,
+          ),
+        ),
       );
       request.on("error", (error: Error) =>
         reject(error instanceof NetworkError ? error : new NetworkError(error.message, false)),
