@@ -2,10 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS, ENV, LOCAL, type StageOutputs } from "../../functions/contract.js";
+import { ARTIFACTS, ENV, FANOUT, LOCAL } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
+import type { LocalStageOutputs } from "../local/stage.js";
 import { buildVariants, POSTER_VARIANTS, type PosterVariant } from "./bundle-variants.js";
 import { coldStarts } from "./cold-start.js";
 import { Arrivals, type FanOutPath, type FanOutResult, fanOutScenario } from "./fan-out.js";
@@ -85,12 +86,22 @@ function defaultMessages(clients: number): number {
  * What the stage gives its functions, for the function hosts: the contract's variables from the
  * stage's outputs, Lambda's region and credentials, and the SDK endpoints of the local stage.
  */
-function functionEnvironment(outputs: StageOutputs): Record<string, string | undefined> {
+/**
+ * The bench's throttle budget: the account's whole limit, so that pacing never hides what a
+ * poster costs (a stage's default spends a tenth of it). Fan-outs above one page are sharded to
+ * the stage's fan-out workers, which get the same budget.
+ */
+const BENCH_POSTS_PER_SECOND = String(FANOUT.accountRequestsPerSecond);
+
+function functionEnvironment(outputs: LocalStageOutputs): Record<string, string | undefined> {
   return {
     [ENV.connectionsBucket]: outputs.connectionsBucket,
     [ENV.connectionsPrefix]: outputs.connectionsPrefix,
     [ENV.managementEndpoint]: outputs.managementEndpoint,
     [ENV.topicArn]: outputs.topicArn,
+    [ENV.fanoutFunction]: "fanout",
+    [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
+    [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
     [ENV.serviceName]: "bench-subscriber",
     [ENV.logLevel]: "INFO",
     AWS_REGION: LOCAL.region,
@@ -99,8 +110,9 @@ function functionEnvironment(outputs: StageOutputs): Record<string, string | und
     AWS_SECRET_ACCESS_KEY: "local",
     AWS_SESSION_TOKEN: undefined,
     AWS_PROFILE: undefined,
-    AWS_ENDPOINT_URL_S3: outputs.endpoints?.s3,
-    AWS_ENDPOINT_URL_SNS: outputs.endpoints?.sns,
+    AWS_ENDPOINT_URL_S3: outputs.endpoints.s3,
+    AWS_ENDPOINT_URL_SNS: outputs.endpoints.sns,
+    AWS_ENDPOINT_URL_LAMBDA: outputs.endpoints.lambda,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
 }
@@ -200,10 +212,13 @@ runCommand(async () => {
       );
       workers.push(stage, clients);
       progress("starting the local stage");
-      const { outputs, rawUrl } = await stage.request<{ outputs: StageOutputs; rawUrl: string }>(
-        "start",
-        { distDir },
-      );
+      const { outputs, rawUrl } = await stage.request<{
+        outputs: LocalStageOutputs;
+        rawUrl: string;
+      }>("start", {
+        distDir,
+        functionEnvironment: { [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND },
+      });
       const hosts = new Map<PosterVariant, Worker>();
       for (const variant of POSTER_VARIANTS) {
         if (!paths.includes(variant)) continue;

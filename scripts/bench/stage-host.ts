@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WebSocketServer } from "ws";
+import type { EnvName } from "../../functions/contract.js";
 import { type RunningLocalStage, startLocalStage } from "../local/stage.js";
 import { type CpuBreakdown, Profiler } from "./cpu-profile.js";
 import { serve } from "./worker.js";
@@ -24,6 +25,10 @@ serve({
       port: 0,
       stateDir,
       ...(typeof args.distDir === "string" ? { distDir: args.distDir } : {}),
+      // The bench's overrides of what the stage's functions get (its throttle budget).
+      ...(typeof args.functionEnvironment === "object" && args.functionEnvironment !== null
+        ? { functionEnvironment: args.functionEnvironment as Partial<Record<EnvName, string>> }
+        : {}),
     });
     raw = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
     await new Promise((resolve) => raw?.once("listening", resolve));
