@@ -16,6 +16,9 @@ import { type BenchReport, benchTables, judgeGoals, summarize } from "./report.j
 import { synthComparison } from "./synth.js";
 import { Worker } from "./worker.js";
 
+/** Shard sizes the shards section compares (the contract's maximum page first). */
+const SHARD_PAGE_SIZES = [FANOUT.pageSizeMax, 500, 250] as const;
+
 const usage = `
 Usage: npm run bench [-- options]
 
@@ -32,13 +35,17 @@ Measures, side by side in one run on 127.0.0.1 (never against fixed times: machi
   cold-start each bundle imported in fresh processes (median), and its size
   synth      \`npm run synth\`'s per-resource imports against the provider's package root: wall
              time and peak memory, in fresh processes
+  shards     sharded fan-out at N = --shard-clients through the stage's SNS, one fresh stage per
+             shard size (FANOUT_PAGE_SIZE ${SHARD_PAGE_SIZES.join(", ")}): time to last client
+             against the number of shards, every receipt audited
 A lost, duplicated or unknown message fails the run (exit 1); goals missed are reported, not
 failed (they are ratios on a shared machine). Progress goes to stderr.
 
   --clients <list>     fan-out sizes                          (default 100,1000,5000)
   --messages <n>       measured messages per path and size    (default 20, 10, 4 for 100, 1000, 5000+)
   --paths <list>       raw,fast,sdk,sequential,sns            (default all)
-  --sections <list>    posters,fanout,cold-start,synth        (default all; connect is part of fanout)
+  --sections <list>    posters,fanout,cold-start,synth,shards (default all; connect is part of fanout)
+  --shard-clients <n>  clients in the shards section          (default 5000)
   --posts <n>          posts per poster and round             (default 5000; 5 rounds)
   --cold-runs <n>      fresh processes per bundle             (default 5)
   --synth-runs <n>     synths of each kind                    (default 2)
@@ -52,7 +59,8 @@ Example: npm run bench -- --clients 1000 --sections fanout --json
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ALL_PATHS: readonly FanOutPath[] = ["raw", "fast", "sdk", "sequential", "sns"];
-const SECTIONS = ["posters", "fanout", "cold-start", "synth"] as const;
+const SECTIONS = ["posters", "fanout", "cold-start", "synth", "shards"] as const;
+
 type Section = (typeof SECTIONS)[number];
 
 function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
@@ -117,6 +125,12 @@ function functionEnvironment(outputs: LocalStageOutputs): Record<string, string 
   };
 }
 
+interface ShardRun {
+  readonly pageSize: number;
+  readonly shards: number;
+  readonly result: FanOutResult;
+}
+
 class BenchTimeoutError extends ExpectedError {
   override readonly name = "BenchTimeoutError";
 }
@@ -129,6 +143,7 @@ runCommand(async () => {
       messages: { type: "string" },
       paths: { type: "string" },
       sections: { type: "string" },
+      "shard-clients": { type: "string" },
       posts: { type: "string" },
       "cold-runs": { type: "string" },
       "synth-runs": { type: "string" },
@@ -145,6 +160,7 @@ runCommand(async () => {
   });
   const messages = count("messages", args.values.messages);
   const paths = list("paths", args.values.paths ?? ALL_PATHS.join(","), ALL_PATHS);
+  const shardClients = count("shard-clients", args.values["shard-clients"]) ?? 5000;
   const sections = new Set<Section>(
     list("sections", args.values.sections ?? SECTIONS.join(","), SECTIONS),
   );
@@ -253,11 +269,65 @@ runCommand(async () => {
         }
       }
     }
+    const shards: ShardRun[] = [];
+    if (sections.has("shards")) {
+      for (const pageSize of SHARD_PAGE_SIZES) {
+        // A fresh stage per shard size: FANOUT_PAGE_SIZE is read at the functions' cold start.
+        const stage = Worker.start(
+          `stage (shards of ${pageSize})`,
+          new URL("./stage-host.ts", import.meta.url),
+          {},
+          profileDir,
+        );
+        const clients = Worker.start(
+          "clients",
+          new URL("./clients.ts", import.meta.url),
+          {},
+          profileDir,
+        );
+        workers.push(stage, clients);
+        progress(`shards: starting a local stage with FANOUT_PAGE_SIZE=${pageSize}`);
+        const { outputs, rawUrl } = await stage.request<{
+          outputs: LocalStageOutputs;
+          rawUrl: string;
+        }>("start", {
+          distDir,
+          functionEnvironment: {
+            [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
+            [ENV.fanoutPageSize]: String(pageSize),
+          },
+        });
+        const bench = {
+          stage,
+          clients,
+          hosts: new Map(),
+          outputs,
+          rawUrl,
+          arrivals: new Arrivals(clients),
+        };
+        try {
+          const result = await fanOutScenario(bench, {
+            clients: shardClients,
+            messages: messages ?? defaultMessages(shardClients),
+            paths: ["sns"],
+            drain: false,
+            onProgress: progress,
+          });
+          shards.push({ pageSize, shards: Math.ceil(shardClients / pageSize), result });
+        } catch (error) {
+          if (!(error instanceof ExpectedError)) throw error;
+          errors.push(`shards of ${pageSize}: ${error.message}`);
+          break;
+        } finally {
+          await Promise.all([stage.stop(), clients.stop()]);
+        }
+      }
+    }
     const coldStart = sections.has("cold-start")
       ? await coldStarts(distDir, coldRuns, progress)
       : undefined;
     const synth = sections.has("synth") ? await synthComparison(synthRuns, progress) : undefined;
-    return { posters, fanOut, coldStart, synth };
+    return { posters, fanOut, shards, coldStart, synth };
   };
 
   let measured: Awaited<ReturnType<typeof measure>>;
@@ -288,6 +358,15 @@ runCommand(async () => {
       }
     }
   }
+  for (const run of measured.shards) {
+    for (const [channel, audit] of Object.entries(run.result.audits)) {
+      if (!passed(audit)) {
+        failures.push(
+          `shards of ${run.pageSize} ${channel}: ${audit.lost} lost, ${audit.duplicated} duplicated, ${audit.unknown} unknown (${audit.examples.join("; ")})`,
+        );
+      }
+    }
+  }
   const cpu = cpus();
   const partial = {
     machine: {
@@ -305,6 +384,12 @@ runCommand(async () => {
       audits: run.audits,
     })),
     posters: measured.posters,
+    shards: measured.shards.map((run) => ({
+      clients: run.result.clients,
+      pageSize: run.pageSize,
+      shards: run.shards,
+      sns: summarize(run.result).find((path) => path.path === "sns"),
+    })),
     coldStart: measured.coldStart,
     synth: measured.synth,
   };

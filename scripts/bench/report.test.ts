@@ -93,4 +93,31 @@ describe("bench report", () => {
       /Verdict: FAIL — N=1000 stage: 1 lost/,
     );
   });
+
+  it("lists sharded fan-out by shard size, one row per stage run", () => {
+    const sharded = (pageSize: number, latencyMs: number) => {
+      const [sns] = summarize(
+        run(5000, [
+          { path: "sns", latenciesMs: [latencyMs], cpuMs: [], systemCpuMs: [], delivered: [] },
+        ]),
+      );
+      return { clients: 5000, pageSize, shards: Math.ceil(5000 / pageSize), sns };
+    };
+    const report: BenchReport = {
+      machine: { cpus: 2, cpuModel: "test", node: "20", loadAverage: { start: 1, end: 1 } },
+      seconds: 1,
+      fanOut: [],
+      shards: [sharded(1000, 2000), sharded(250, 1000)],
+      coldStart: undefined,
+      synth: undefined,
+      goals: [],
+      failures: [],
+    };
+
+    const tables = benchTables(report);
+
+    expect(tables).toContain("| N | shard size | shards | msgs/s | last client p50 | p99 |");
+    expect(tables).toContain("| 5000 | 1000 | 5 | 2500 | 2000.0 ms | 2000.0 ms |");
+    expect(tables).toContain("| 5000 | 250 | 20 | 5000 | 1000.0 ms | 1000.0 ms |");
+  });
 });

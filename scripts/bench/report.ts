@@ -26,6 +26,14 @@ export interface PathSummary {
   readonly systemCpuUsPerMessage: number | undefined;
 }
 
+export interface ShardSummary {
+  readonly clients: number;
+  /** FANOUT_PAGE_SIZE: connection ids per shard. */
+  readonly pageSize: number;
+  readonly shards: number;
+  readonly sns: PathSummary | undefined;
+}
+
 export interface Goal {
   readonly goal: string;
   readonly met: boolean;
@@ -43,6 +51,8 @@ export interface BenchReport {
     readonly audits: FanOutResult["audits"];
   }[];
   readonly posters?: readonly PosterResult[] | undefined;
+  /** Sharded fan-out through the stage's SNS, one fresh stage per shard size. */
+  readonly shards?: readonly ShardSummary[] | undefined;
   readonly coldStart: readonly ColdStart[] | undefined;
   readonly synth: readonly SynthResult[] | undefined;
   readonly goals: readonly Goal[];
@@ -182,6 +192,21 @@ export function benchTables(report: BenchReport): string {
             ),
           ];
         }),
+      ),
+    );
+  }
+  if (report.shards !== undefined && report.shards.length > 0) {
+    parts.push(
+      table(
+        ["N", "shard size", "shards", "msgs/s", "last client p50", "p99"],
+        report.shards.map((run) => [
+          String(run.clients),
+          String(run.pageSize),
+          String(run.shards),
+          run.sns === undefined ? "–" : fixed(run.sns.messagesPerSecond),
+          run.sns === undefined ? "–" : `${fixed(run.sns.p50Ms, 1)} ms`,
+          run.sns === undefined ? "–" : `${fixed(run.sns.p99Ms, 1)} ms`,
+        ]),
       ),
     );
   }
