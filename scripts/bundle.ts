@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
 import { type Zippable, zipSync } from "fflate";
 import {
   ARTIFACTS,
@@ -61,16 +61,14 @@ export function reproducibleZip(files: Readonly<Record<string, Uint8Array>>): Ui
   return zipSync(zippable);
 }
 
-async function bundleOne(
-  fn: FunctionName,
-  outDir: string,
-  rootDir: string,
-): Promise<BuiltFunction> {
-  const bundle = join(outDir, fn, ARTIFACTS.bundleFile);
-  const result = await build({
+/**
+ * How a function's handler becomes its bundle: one minified ESM file for Node (the bench builds
+ * its poster variants with the very same options).
+ */
+export function functionBuildOptions(fn: FunctionName, rootDir: string): BuildOptions {
+  return {
     absWorkingDir: rootDir,
     entryPoints: [join(rootDir, "functions", "handlers", `${fn}.ts`)],
-    outfile: bundle,
     bundle: true,
     platform: "node",
     target: "node20",
@@ -79,8 +77,20 @@ async function bundleOne(
     mainFields: ["module", "main"],
     minify: true,
     legalComments: "none",
-    write: false,
     logLevel: "silent",
+  };
+}
+
+async function bundleOne(
+  fn: FunctionName,
+  outDir: string,
+  rootDir: string,
+): Promise<BuiltFunction> {
+  const bundle = join(outDir, fn, ARTIFACTS.bundleFile);
+  const result = await build({
+    ...functionBuildOptions(fn, rootDir),
+    outfile: bundle,
+    write: false,
   });
   const output = result.outputFiles[0];
   if (output === undefined) throw new Error(`esbuild produced no output for ${fn}`);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { ARTIFACTS, type FunctionName } from "../../functions/contract.js";
+import { functionBuildOptions } from "../bundle.js";
 
 /**
  * The bench's bundles of one function, identical to `npm run bundle`'s but for the poster: the
@@ -45,17 +46,8 @@ export async function buildVariants(fn: FunctionName, outDir: string): Promise<V
   for (const variant of POSTER_VARIANTS) {
     const file = join(outDir, variant, fn, ARTIFACTS.bundleFile);
     await build({
-      absWorkingDir: ROOT,
-      entryPoints: [join(ROOT, "functions", "handlers", `${fn}.ts`)],
+      ...functionBuildOptions(fn, ROOT),
       outfile: file,
-      bundle: true,
-      platform: "node",
-      target: "node20",
-      format: "esm",
-      mainFields: ["module", "main"],
-      minify: true,
-      legalComments: "none",
-      logLevel: "silent",
       plugins: variant === "fast" ? [] : [swapPoster(REPLACEMENTS[variant])],
     });
     built.push({ variant, file, bytes: (await stat(file)).size });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS, ENV, FANOUT, LOCAL } from "../../functions/contract.js";
+import { ARTIFACTS, ENV, type EnvName, FANOUT, LOCAL } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
@@ -205,6 +205,26 @@ runCommand(async () => {
   });
 
   const errors: string[] = [];
+  /** A fresh local stage (with these function settings) and a clients process, both tracked. */
+  const startStage = async (
+    label: string,
+    functionEnvironment: Partial<Record<EnvName, string>>,
+  ) => {
+    const stage = Worker.start(label, new URL("./stage-host.ts", import.meta.url), {}, profileDir);
+    const clients = Worker.start(
+      "clients",
+      new URL("./clients.ts", import.meta.url),
+      {},
+      profileDir,
+    );
+    workers.push(stage, clients);
+    const { outputs, rawUrl } = await stage.request<{
+      outputs: LocalStageOutputs;
+      rawUrl: string;
+    }>("start", { distDir, functionEnvironment });
+    return { stage, clients, outputs, rawUrl };
+  };
+
   const measure = async () => {
     const posters = sections.has("posters")
       ? await posterComparison(posts, 5, progress, profileDir)
@@ -214,26 +234,9 @@ runCommand(async () => {
       progress("building the poster variants of the subscriber");
       variantsDir = await mkdtemp(join(tmpdir(), "bench-variants-"));
       const variants = await buildVariants("subscriber", variantsDir);
-      const stage = Worker.start(
-        "stage",
-        new URL("./stage-host.ts", import.meta.url),
-        {},
-        profileDir,
-      );
-      const clients = Worker.start(
-        "clients",
-        new URL("./clients.ts", import.meta.url),
-        {},
-        profileDir,
-      );
-      workers.push(stage, clients);
       progress("starting the local stage");
-      const { outputs, rawUrl } = await stage.request<{
-        outputs: LocalStageOutputs;
-        rawUrl: string;
-      }>("start", {
-        distDir,
-        functionEnvironment: { [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND },
+      const { stage, clients, outputs, rawUrl } = await startStage("stage", {
+        [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
       });
       const hosts = new Map<PosterVariant, Worker>();
       for (const variant of POSTER_VARIANTS) {
@@ -273,30 +276,14 @@ runCommand(async () => {
     if (sections.has("shards")) {
       for (const pageSize of SHARD_PAGE_SIZES) {
         // A fresh stage per shard size: FANOUT_PAGE_SIZE is read at the functions' cold start.
-        const stage = Worker.start(
-          `stage (shards of ${pageSize})`,
-          new URL("./stage-host.ts", import.meta.url),
-          {},
-          profileDir,
-        );
-        const clients = Worker.start(
-          "clients",
-          new URL("./clients.ts", import.meta.url),
-          {},
-          profileDir,
-        );
-        workers.push(stage, clients);
         progress(`shards: starting a local stage with FANOUT_PAGE_SIZE=${pageSize}`);
-        const { outputs, rawUrl } = await stage.request<{
-          outputs: LocalStageOutputs;
-          rawUrl: string;
-        }>("start", {
-          distDir,
-          functionEnvironment: {
+        const { stage, clients, outputs, rawUrl } = await startStage(
+          `stage (shards of ${pageSize})`,
+          {
             [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
             [ENV.fanoutPageSize]: String(pageSize),
           },
-        });
+        );
         const bench = {
           stage,
           clients,
