@@ -4,13 +4,7 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { FANOUT_METRICS, MESSAGE_ATTRIBUTES } from "../contract.js";
-import {
-  ActionRecorder,
-  declaredActions,
-  mockGateway,
-  mockS3,
-  mockTopic,
-} from "../fixtures/aws.js";
+import { checkLeastPrivilege, mockGateway, mockS3, mockTopic } from "../fixtures/aws.js";
 import { functionEnvironment, lambdaContext } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
 
@@ -25,7 +19,7 @@ vi.mock("../lib/fast-poster.js", async () => {
 const bucket = mockS3();
 const gateway = mockGateway();
 const topic = mockTopic();
-const recorder = new ActionRecorder();
+checkLeastPrivilege("fanout", bucket.mock, gateway.mock, topic.mock);
 const logs = new LogCapture();
 let worker: typeof import("./fanout.js");
 
@@ -44,7 +38,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock, topic.mock);
 });
 
 function shard(connectionIds: string[], message = "hello") {
@@ -180,13 +173,5 @@ describe("fanout worker", () => {
       /not a fan-out shard: message is not a string/,
     );
     expect(logs.withMessage(/not a shard/)).toEqual([expect.objectContaining({ level: "ERROR" })]);
-  });
-});
-
-describe("fanout worker: permissions", () => {
-  // Runs last: it checks what every test above made the worker send.
-  it("sends exactly the AWS actions FUNCTIONS.fanout.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock, topic.mock);
-    expect(recorder.actions()).toEqual(declaredActions("fanout"));
   });
 });

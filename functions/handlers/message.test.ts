@@ -5,8 +5,7 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { FANOUT, LIMITS, MESSAGE_ATTRIBUTES, ROUTE_KEYS } from "../contract.js";
 import {
-  ActionRecorder,
-  declaredActions,
+  checkLeastPrivilege,
   mockGateway,
   mockLambda,
   mockS3,
@@ -43,7 +42,7 @@ const bucket = mockS3();
 const gateway = mockGateway();
 const topic = mockTopic();
 const lambda = mockLambda();
-const recorder = new ActionRecorder();
+checkLeastPrivilege("message", bucket.mock, gateway.mock, topic.mock, lambda.mock);
 const logs = new LogCapture();
 let handler: typeof import("./message.js").handler;
 let worker: typeof import("./fanout.js").handler;
@@ -71,7 +70,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
 });
 
 function send(body: string | undefined, routeKey: string = ROUTE_KEYS.default) {
@@ -418,13 +416,5 @@ describe("message handler: bad input reaches the sender alone", () => {
     gateway.mock.rejects(new Error("socket hang up"));
 
     await expect(send("not json")).resolves.toEqual({ statusCode: 200 });
-  });
-});
-
-describe("message handler: permissions", () => {
-  // Runs last: it checks what every test above made the handler send.
-  it("sends exactly the AWS actions FUNCTIONS.message.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
-    expect(recorder.actions()).toEqual(declaredActions("message"));
   });
 });

@@ -6,8 +6,7 @@ import type { SNSMessageAttributes } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { FANOUT, LIMITS, MESSAGE_ATTRIBUTES, REDELIVERY } from "../contract.js";
 import {
-  ActionRecorder,
-  declaredActions,
+  checkLeastPrivilege,
   mockGateway,
   mockLambda,
   mockS3,
@@ -37,7 +36,7 @@ const bucket = mockS3();
 const gateway = mockGateway();
 const topic = mockTopic();
 const lambda = mockLambda();
-const recorder = new ActionRecorder();
+checkLeastPrivilege("subscriber", bucket.mock, gateway.mock, topic.mock, lambda.mock);
 const logs = new LogCapture();
 let subscriber: typeof import("./subscriber.js");
 let worker: typeof import("./fanout.js").handler;
@@ -65,7 +64,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   logs.stop();
-  recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
 });
 
 function invoke(...messages: string[]) {
@@ -468,13 +466,5 @@ describe("subscriber handler: redelivery", () => {
     expect(logs.withMessage(/could not be handed on/)).toEqual([
       expect.objectContaining({ level: "ERROR", connectionIds: [B] }),
     ]);
-  });
-});
-
-describe("subscriber handler: permissions", () => {
-  // Runs last: it checks what every test above made the handler send .
-  it("sends exactly the AWS actions FUNCTIONS.subscriber.permissions grants", () => {
-    recorder.record(bucket.mock, gateway.mock, topic.mock, lambda.mock);
-    expect(recorder.actions()).toEqual(declaredActions("subscriber"));
   });
 });
