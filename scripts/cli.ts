@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { isStage, STAGES, type Stage } from "../functions/contract.js";
 import { ExpectedError } from "../smoke/errors.js";
@@ -48,6 +50,41 @@ export function stageArgument(value: string | undefined, usage: string): Stage {
     );
   }
   return value;
+}
+
+/**
+ * Reads a command's one action word (`print`, `read`…), or says which ones exist and when each is
+ * used. `actions` maps each word to where it is used, e.g. `{ print: "in the build job" }`.
+ */
+export function actionArgument<const A extends string>(
+  positionals: readonly string[],
+  actions: Readonly<Record<A, string>>,
+  usage: string,
+): A {
+  const [action, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`Unexpected argument ${extra[0]}.\n\n${usage.trim()}`);
+  if (action !== undefined && Object.hasOwn(actions, action)) return action as A;
+  const choices = (Object.entries(actions) as [A, string][]).map(
+    ([name, when]) => `${name} (${when})`,
+  );
+  const listed = `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`;
+  throw new UsageError(
+    `Say ${listed}${action === undefined ? "" : `, not "${action}"`}.\n\n${usage.trim()}`,
+  );
+}
+
+/**
+ * Runs `main` with the command line when the module at `moduleUrl` is the one node was started
+ * with (`tsx scripts/x.ts`), and not when a test imports it.
+ */
+export function runIfMain(
+  moduleUrl: string,
+  main: (argv: readonly string[]) => Promise<number | undefined>,
+): void {
+  const entry = process.argv[1];
+  if (entry !== undefined && resolve(entry) === fileURLToPath(moduleUrl)) {
+    runCommand(() => main(process.argv.slice(2)));
+  }
 }
 
 /**

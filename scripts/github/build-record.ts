@@ -2,10 +2,9 @@ import { createHash } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ARTIFACTS, SYNTH_DIR } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
-import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { actionArgument, parseCommandLine, runIfMain, UsageError } from "../cli.js";
 import { type GitHubRepository, githubClient, githubMessageOf, httpStatusOf } from "./client.js";
 import { appendStepSummary, setStepOutputs } from "./step-files.js";
 
@@ -243,8 +242,11 @@ export async function buildRecordCommand(
     },
   });
   if (parsed === undefined) return 0;
-  const [action, ...extra] = parsed.positionals;
-  if (extra.length > 0) throw new UsageError(`Unexpected argument ${extra[0]}.\n${USAGE}`);
+  const action = actionArgument(
+    parsed.positionals,
+    { print: "in the build job", read: "in a promotion" },
+    USAGE,
+  );
   if (action === "print") {
     const dir = resolve(parsed.values.dir ?? ".");
     const digest = await manifestDigest(dir);
@@ -254,22 +256,15 @@ export async function buildRecordCommand(
     await appendStepSummary(`Build manifest sha256: \`${digest}\``, env);
     return 0;
   }
-  if (action === "read") {
-    const runId = runIdOption(parsed.values["run-id"], USAGE);
-    const record = await readBuildRecord(githubClient(env), runId, parsed.values.job);
-    if (parsed.values.json === true) {
-      out(`${JSON.stringify({ runId, manifestSha256: record.digest, jobId: record.jobId })}\n`);
-    } else {
-      out(`${record.digest}\n`);
-    }
-    await setStepOutputs({ "manifest-sha256": record.digest }, env);
-    return 0;
+  const runId = runIdOption(parsed.values["run-id"], USAGE);
+  const record = await readBuildRecord(githubClient(env), runId, parsed.values.job);
+  if (parsed.values.json === true) {
+    out(`${JSON.stringify({ runId, manifestSha256: record.digest, jobId: record.jobId })}\n`);
+  } else {
+    out(`${record.digest}\n`);
   }
-  throw new UsageError(
-    `Say print (in the build job) or read (in a promotion)${action === undefined ? "" : `, not "${action}"`}.\n${USAGE}`,
-  );
+  await setStepOutputs({ "manifest-sha256": record.digest }, env);
+  return 0;
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runCommand(() => buildRecordCommand(process.argv.slice(2)));
-}
+runIfMain(import.meta.url, (argv) => buildRecordCommand(argv));

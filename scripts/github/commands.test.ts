@@ -46,7 +46,9 @@ describe("the GitHub commands", () => {
   it("exits 2 on a usage error and 1 on a missing token, without a stack trace", async () => {
     const usage = await run("promotion", ["deploy"]);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/^Say check or record, not "deploy"\./);
+    expect(usage.stderr).toMatch(
+      /^Say check \(before the approval\) or record \(after the deploy\), not "deploy"\./,
+    );
     const noToken = await run("promotion", ["check", "--stage", "prod", "--run-id", "1"]);
     expect(noToken.code).toBe(1);
     expect(noToken.stderr).toMatch(/^GITHUB_TOKEN is not set\./);

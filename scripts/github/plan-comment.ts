@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { parseCommandLine, runIfMain, UsageError } from "../cli.js";
 import { planMarkdown } from "../terraform/plan-markdown.js";
 import { type GitHubRepository, githubClient, githubMessageOf, httpStatusOf } from "./client.js";
 import { parseSkipped, readPlanSections } from "./plan-sections.js";
@@ -188,6 +187,4 @@ export async function planCommentCommand(
   return 0;
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runCommand(() => planCommentCommand(process.argv.slice(2)));
-}
+runIfMain(import.meta.url, (argv) => planCommentCommand(argv));

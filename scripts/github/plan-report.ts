@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { parseCommandLine, runIfMain, UsageError } from "../cli.js";
 import { planMarkdown } from "../terraform/plan-markdown.js";
 import { parseSkipped, readPlanSections } from "./plan-sections.js";
 import { appendStepSummary } from "./step-files.js";
@@ -49,6 +48,4 @@ export async function planReportCommand(
   return 0;
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runCommand(() => planReportCommand(process.argv.slice(2)));
-}
+runIfMain(import.meta.url, (argv) => planReportCommand(argv));

@@ -1,9 +1,7 @@
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DEPLOYED_STAGES, type DeployedStage, isDeployedStage } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { DEFAULT_BRANCH } from "../../stacks/pipeline.js";
-import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { actionArgument, parseCommandLine, runIfMain, UsageError } from "../cli.js";
 import { runIdOption } from "./build-record.js";
 import { githubClient } from "./client.js";
 import {
@@ -76,8 +74,11 @@ export async function promotionCommand(
   });
   if (parsed === undefined) return 0;
   const { values } = parsed;
-  const [action, ...extra] = parsed.positionals;
-  if (extra.length > 0) throw new UsageError(`Unexpected argument ${extra[0]}.\n${USAGE}`);
+  const action = actionArgument(
+    parsed.positionals,
+    { check: "before the approval", record: "after the deploy" },
+    USAGE,
+  );
   if (action === "check") {
     const stage = stageOption(values.stage);
     const runId = runIdOption(values["run-id"], USAGE);
@@ -108,43 +109,36 @@ export async function promotionCommand(
     }
     return 0;
   }
-  if (action === "record") {
-    const stage = stageOption(values.stage);
-    const runId = runIdOption(values["run-id"], USAGE);
-    const sha = values.sha;
-    if (sha === undefined || !/^[0-9a-f]{40}$/.test(sha)) {
-      throw new UsageError(`--sha takes the build's full 40-digit commit SHA.\n${USAGE}`);
-    }
-    const state = values.state;
-    if (!(DEPLOYMENT_STATES as readonly (string | undefined)[]).includes(state)) {
-      throw new UsageError(`--state takes one of ${DEPLOYMENT_STATES.join(", ")}.\n${USAGE}`);
-    }
-    const deploymentId = values["deployment-id"];
-    if (deploymentId !== undefined && !/^[1-9]\d*$/.test(deploymentId)) {
-      throw new UsageError(`--deployment-id takes a number, not "${deploymentId}".\n${USAGE}`);
-    }
-    const recorded = await recordDeployment(githubClient(env), {
-      stage,
-      sha,
-      runId,
-      state: state as DeploymentState,
-      environmentUrl: values["environment-url"],
-      logUrl: currentRunUrl(env),
-      deploymentId: deploymentId === undefined ? undefined : Number(deploymentId),
-    });
-    await setStepOutputs({ "deployment-id": String(recorded.deploymentId) }, env);
-    out(
-      values.json === true
-        ? `${JSON.stringify({ stage, sha, runId, state, ...recorded })}\n`
-        : `Recorded ${state} of ${sha.slice(0, 12)} (run ${runId}) in ${stage}: deployment ${recorded.deploymentId}.\n`,
-    );
-    return 0;
+  const stage = stageOption(values.stage);
+  const runId = runIdOption(values["run-id"], USAGE);
+  const sha = values.sha;
+  if (sha === undefined || !/^[0-9a-f]{40}$/.test(sha)) {
+    throw new UsageError(`--sha takes the build's full 40-digit commit SHA.\n${USAGE}`);
   }
-  throw new UsageError(
-    `Say check or record${action === undefined ? "" : `, not "${action}"`}.\n${USAGE}`,
+  const state = values.state;
+  if (!(DEPLOYMENT_STATES as readonly (string | undefined)[]).includes(state)) {
+    throw new UsageError(`--state takes one of ${DEPLOYMENT_STATES.join(", ")}.\n${USAGE}`);
+  }
+  const deploymentId = values["deployment-id"];
+  if (deploymentId !== undefined && !/^[1-9]\d*$/.test(deploymentId)) {
+    throw new UsageError(`--deployment-id takes a number, not "${deploymentId}".\n${USAGE}`);
+  }
+  const recorded = await recordDeployment(githubClient(env), {
+    stage,
+    sha,
+    runId,
+    state: state as DeploymentState,
+    environmentUrl: values["environment-url"],
+    logUrl: currentRunUrl(env),
+    deploymentId: deploymentId === undefined ? undefined : Number(deploymentId),
+  });
+  await setStepOutputs({ "deployment-id": String(recorded.deploymentId) }, env);
+  out(
+    values.json === true
+      ? `${JSON.stringify({ stage, sha, runId, state, ...recorded })}\n`
+      : `Recorded ${state} of ${sha.slice(0, 12)} (run ${runId}) in ${stage}: deployment ${recorded.deploymentId}.\n`,
   );
+  return 0;
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runCommand(() => promotionCommand(process.argv.slice(2)));
-}
+runIfMain(import.meta.url, (argv) => promotionCommand(argv));

@@ -1,9 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ARTIFACTS, type BundleManifest, FUNCTION_NAMES } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
-import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { parseCommandLine, runIfMain, UsageError } from "../cli.js";
 import {
   BUILD_JOB_NAME,
   buildFiles,
@@ -237,6 +236,4 @@ export async function verifyBuildCommand(
   return 0;
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runCommand(() => verifyBuildCommand(process.argv.slice(2)));
-}
+runIfMain(import.meta.url, (argv) => verifyBuildCommand(argv));
