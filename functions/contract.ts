@@ -379,8 +379,8 @@ export interface StageOutputs {
   readonly topicArn: string;
   readonly connectionsBucket: string;
   readonly connectionsPrefix: string;
-  /** Only for the local stage: where its S3 and SNS stand-ins listen. */
-  readonly endpoints?: { readonly s3: string; readonly sns: string };
+  /** Only for the local stage: where its S3, SNS and Lambda Invoke API stand-ins listen. */
+  readonly endpoints?: { readonly s3: string; readonly sns: string; readonly lambda: string };
 }
 
 /** Terraform output names of a deployed stack (the same keys as StageOutputs). */

@@ -15,7 +15,11 @@ const localOutputs: StageOutputs = {
   topicArn: "arn:aws:sns:us-east-1:000000000000:websocket-stages-local",
   connectionsBucket: "websocket-stages-local-connections",
   connectionsPrefix: "connections/",
-  endpoints: { s3: "http://127.0.0.1:3002", sns: "http://127.0.0.1:3003" },
+  endpoints: {
+    s3: "http://127.0.0.1:3002",
+    sns: "http://127.0.0.1:3003",
+    lambda: "http://127.0.0.1:3004",
+  },
 };
 
 let root: string;

@@ -54,7 +54,11 @@ describe("snsClientFor", () => {
     const client = snsClientFor({
       ...dev,
       stage: "local",
-      endpoints: { s3: "http://127.0.0.1:3002", sns: "http://127.0.0.1:3003" },
+      endpoints: {
+        s3: "http://127.0.0.1:3002",
+        sns: "http://127.0.0.1:3003",
+        lambda: "http://127.0.0.1:3004",
+      },
     });
     const endpoint = await client.config.endpoint?.();
     expect(`${endpoint?.protocol}//${endpoint?.hostname}:${endpoint?.port}`).toBe(

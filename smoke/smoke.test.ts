@@ -96,7 +96,11 @@ async function fakeStage(faults: Faults = {}): Promise<StageOutputs> {
     topicArn: "arn:aws:sns:us-east-1:000000000000:websocket-stages-local",
     connectionsBucket: "unused",
     connectionsPrefix: "connections/",
-    endpoints: { s3: "http://127.0.0.1:9", sns: `http://${snsAddress}` },
+    endpoints: {
+      s3: "http://127.0.0.1:9",
+      sns: `http://${snsAddress}`,
+      lambda: "http://127.0.0.1:9",
+    },
   };
 }
 
