@@ -4,6 +4,8 @@ import { pathToFileURL } from "node:url";
 import {
   CONNECTIONS_PREFIX,
   ENV,
+  type EnvName,
+  FANOUT,
   FUNCTION_NAMES,
   type FunctionName,
   LOCAL,
@@ -16,26 +18,43 @@ import { bundlePath } from "../local/lambda/invoker.js";
  * processes. Nothing is called: the handlers only build their clients at import.
  */
 
-export interface ColdStart {
-  readonly fn: FunctionName;
+export interface ColdImport {
   readonly bytes: number;
+  /** Wall time of each import, and their median. */
   readonly importMs: readonly number[];
   readonly medianMs: number;
+  /** CPU time of each import, and their median. */
+  readonly importCpuMs: readonly number[];
+  readonly medianCpuMs: number;
 }
 
-/** Values the functions validate at cold start (config.ts); nothing is contacted. */
+export interface ColdStart extends ColdImport {
+  readonly fn: FunctionName;
+  /** The same function's bundle built from the --baseline commit, when it existed there. */
+  readonly baseline?: ColdImport & { readonly commit: string };
+}
+
+/**
+ * A valid value for every variable any function reads at cold start (config.ts validates them;
+ * nothing is contacted). Typed by the contract's ENV, so a variable added there fails the
+ * typecheck here until it has a value, instead of failing the bench's imports.
+ */
+const COLD_START_VALUES: Record<EnvName, string> = {
+  [ENV.connectionsBucket]: "bench-connections",
+  [ENV.connectionsPrefix]: CONNECTIONS_PREFIX,
+  [ENV.managementEndpoint]: "http://127.0.0.1:9/local",
+  [ENV.topicArn]: `arn:aws:sns:${LOCAL.region}:${LOCAL.accountId}:bench`,
+  [ENV.fanoutFunction]: "bench-fanout",
+  [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
+  [ENV.postsPerSecond]: String(FANOUT.postsPerSecondDefault),
+  [ENV.serviceName]: "bench",
+  [ENV.logLevel]: "INFO",
+};
+
 function coldStartEnvironment(): NodeJS.ProcessEnv {
-  const values: Record<string, string> = {
-    [ENV.connectionsBucket]: "bench-connections",
-    [ENV.connectionsPrefix]: CONNECTIONS_PREFIX,
-    [ENV.managementEndpoint]: "http://127.0.0.1:9/local",
-    [ENV.topicArn]: `arn:aws:sns:${LOCAL.region}:${LOCAL.accountId}:bench`,
-    [ENV.serviceName]: "bench",
-    [ENV.logLevel]: "INFO",
-  };
   return {
     ...process.env,
-    ...values,
+    ...COLD_START_VALUES,
     AWS_REGION: LOCAL.region,
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
@@ -44,13 +63,22 @@ function coldStartEnvironment(): NodeJS.ProcessEnv {
 }
 
 const IMPORT_TIMER = `
+const cpu = process.cpuUsage();
 const started = performance.now();
 await import(process.argv[1]);
-process.stdout.write(JSON.stringify({ ms: performance.now() - started }));
+const used = process.cpuUsage(cpu);
+process.stdout.write(JSON.stringify({ ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 }));
 process.exit(0);
 `;
 
-function importOnce(file: string): Promise<number> {
+interface ImportTime {
+  /** Wall time of the import. */
+  readonly ms: number;
+  /** CPU time of the import: what the code costs, less the noise of a shared machine. */
+  readonly cpuMs: number;
+}
+
+function importOnce(file: string): Promise<ImportTime> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -67,8 +95,10 @@ function importOnce(file: string): Promise<number> {
     });
     child.once("error", reject);
     child.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`importing ${file} failed (exit ${code}): ${err.trim()}`));
-      else resolve((JSON.parse(out) as { ms: number }).ms);
+      // The last lines carry the error; the ones before may quote a whole minified bundle line.
+      const tail = err.trim().split("\n").slice(-8).join("\n").slice(-2000);
+      if (code !== 0) reject(new Error(`importing ${file} failed (exit ${code}): ${tail}`));
+      else resolve(JSON.parse(out) as ImportTime);
     });
   });
 }
@@ -81,20 +111,46 @@ export function median(values: readonly number[]): number {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
+async function summary(file: string, times: readonly ImportTime[]): Promise<ColdImport> {
+  const importMs = times.map((time) => time.ms);
+  const importCpuMs = times.map((time) => time.cpuMs);
+  return {
+    bytes: (await stat(file)).size,
+    importMs,
+    medianMs: median(importMs),
+    importCpuMs,
+    medianCpuMs: median(importCpuMs),
+  };
+}
+
+/**
+ * Imports each bundle `runs` times; with a baseline, its earlier bundle is imported in turn with
+ * it (current, baseline, current, …), so both see the same moments of a noisy machine.
+ */
 export async function coldStarts(
   distDir: string,
   runs: number,
   onProgress: (line: string) => void = () => undefined,
+  baseline?: { readonly commit: string; readonly files: ReadonlyMap<FunctionName, string> },
 ): Promise<ColdStart[]> {
   const results: ColdStart[] = [];
   for (const fn of FUNCTION_NAMES) {
     const file = bundlePath(distDir, fn);
-    const importMs: number[] = [];
+    const earlier = baseline?.files.get(fn);
+    const today: ImportTime[] = [];
+    const then: ImportTime[] = [];
     for (let run = 0; run < runs; run += 1) {
       onProgress(`cold start: ${fn} ${run + 1}/${runs}`);
-      importMs.push(await importOnce(file));
+      today.push(await importOnce(file));
+      if (earlier !== undefined) then.push(await importOnce(earlier));
     }
-    results.push({ fn, bytes: (await stat(file)).size, importMs, medianMs: median(importMs) });
+    results.push({
+      fn,
+      ...(await summary(file, today)),
+      ...(earlier === undefined || baseline === undefined
+        ? {}
+        : { baseline: { commit: baseline.commit, ...(await summary(earlier, then)) } }),
+    });
   }
   return results;
 }

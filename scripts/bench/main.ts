@@ -7,8 +7,9 @@ import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
 import type { LocalStageOutputs } from "../local/stage.js";
+import { type BaselineBundles, buildBaselineBundles } from "./baseline-bundles.js";
 import { buildVariants, POSTER_VARIANTS, type PosterVariant } from "./bundle-variants.js";
-import { coldStarts } from "./cold-start.js";
+import { type ColdStart, coldStarts } from "./cold-start.js";
 import { Arrivals, type FanOutPath, type FanOutResult, fanOutScenario } from "./fan-out.js";
 import { posterComparison } from "./poster-comparison.js";
 import { passed } from "./receipts.js";
@@ -48,6 +49,8 @@ failed (they are ratios on a shared machine). Progress goes to stderr.
   --shard-clients <n>  clients in the shards section          (default 5000)
   --posts <n>          posts per poster and round             (default 5000; 5 rounds)
   --cold-runs <n>      fresh processes per bundle             (default 5)
+  --baseline <ref>     also bundle functions/ as it was at this commit and import each of its
+                       bundles in turn with today's, for "no slower than before" in one run
   --synth-runs <n>     synths of each kind                    (default 2)
   --timeout <s>        stop and fail after this long          (default 1800)
   --cpu-prof <dir>     write a V8 CPU profile of each helper process into dir (stage, clients,
@@ -146,6 +149,7 @@ runCommand(async () => {
       "shard-clients": { type: "string" },
       posts: { type: "string" },
       "cold-runs": { type: "string" },
+      baseline: { type: "string" },
       "synth-runs": { type: "string" },
       timeout: { type: "string" },
       "cpu-prof": { type: "string" },
@@ -166,6 +170,7 @@ runCommand(async () => {
   );
   const posts = count("posts", args.values.posts) ?? 5000;
   const coldRuns = count("cold-runs", args.values["cold-runs"]) ?? 5;
+  const baselineRef = args.values.baseline;
   const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 2;
   const timeoutS = count("timeout", args.values.timeout) ?? 1800;
   const profileDir = args.values["cpu-prof"];
@@ -191,6 +196,7 @@ runCommand(async () => {
   const loadAtStart = loadavg()[0] ?? 0;
   const workers: Worker[] = [];
   let variantsDir: string | undefined;
+  let baselineDir: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -310,9 +316,16 @@ runCommand(async () => {
         }
       }
     }
-    const coldStart = sections.has("cold-start")
-      ? await coldStarts(distDir, coldRuns, progress)
-      : undefined;
+    let coldStart: ColdStart[] | undefined;
+    if (sections.has("cold-start")) {
+      let baseline: BaselineBundles | undefined;
+      if (baselineRef !== undefined) {
+        progress(`cold start: bundling the functions of ${baselineRef}`);
+        baselineDir = await mkdtemp(join(tmpdir(), "bench-baseline-"));
+        baseline = await buildBaselineBundles(ROOT, baselineRef, baselineDir);
+      }
+      coldStart = await coldStarts(distDir, coldRuns, progress, baseline);
+    }
     const synth = sections.has("synth") ? await synthComparison(synthRuns, progress) : undefined;
     return { posters, fanOut, shards, coldStart, synth };
   };
@@ -332,6 +345,7 @@ runCommand(async () => {
       ),
     );
     if (variantsDir !== undefined) await rm(variantsDir, { recursive: true, force: true });
+    if (baselineDir !== undefined) await rm(baselineDir, { recursive: true, force: true });
     if (tty) process.stderr.write("\r\x1b[K");
   }
 

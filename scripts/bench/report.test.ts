@@ -120,4 +120,55 @@ describe("bench report", () => {
     expect(tables).toContain("| 5000 | 1000 | 5 | 2500 | 2000.0 ms | 2000.0 ms |");
     expect(tables).toContain("| 5000 | 250 | 20 | 5000 | 1000.0 ms | 1000.0 ms |");
   });
+  it("judges cold import against the baseline on CPU time, and shows functions new since", () => {
+    const cold = (bytes: number, cpuMs: number, wallMs = 400) => ({
+      bytes,
+      importMs: [wallMs],
+      medianMs: wallMs,
+      importCpuMs: [cpuMs],
+      medianCpuMs: cpuMs,
+    });
+    const commit = "fffd7c6f00000000000000000000000000000000";
+    const report = (messageCpuMs: number) => ({
+      machine: { cpus: 2, cpuModel: "test", node: "20", loadAverage: { start: 1, end: 1 } },
+      seconds: 1,
+      fanOut: [],
+      // Wall time twice as long as then: noise that must not decide the goal.
+      coldStart: [
+        {
+          fn: "connect" as const,
+          ...cold(1000, 180, 800),
+          baseline: { commit, ...cold(900, 200) },
+        },
+        {
+          fn: "message" as const,
+          ...cold(1000, messageCpuMs),
+          baseline: { commit, ...cold(900, 200) },
+        },
+        { fn: "fanout" as const, ...cold(1000, 300) },
+      ],
+      synth: undefined,
+    });
+
+    const faster = judgeGoals(report(190));
+    const slower = judgeGoals(report(230));
+
+    expect(faster).toContainEqual({
+      goal: "cold import of every bundle no slower than at fffd7c6",
+      measured: "slowest message: 0.95× its import CPU then",
+      met: true,
+    });
+    expect(slower).toContainEqual({
+      goal: "cold import of every bundle no slower than at fffd7c6",
+      measured: "slowest message: 1.15× its import CPU then",
+      met: false,
+    });
+    const tables = benchTables({ ...report(190), goals: faster, failures: [] });
+    expect(tables).toContain(
+      "| connect | 1 KB | 800 ms | 180 ms | 800 | 1 KB | 400 ms | 200 ms | 0.90 |",
+    );
+    expect(tables).toContain(
+      "| fanout | 1 KB | 400 ms | 300 ms | 400 | – (new since) | – | – | – |",
+    );
+  });
 });
