@@ -13,6 +13,7 @@ import {
   BundleTooLargeError,
   bundleFunctions,
   MAX_BUNDLE_BYTES,
+  REPOSITORY_ROOT,
   reproducibleZip,
 } from "./bundle.js";
 
@@ -57,6 +58,23 @@ describe("bundleFunctions", () => {
     }
   });
 
+  it("sets the budget at 500 KB read as 500,000 bytes", () => {
+    expect(MAX_BUNDLE_BYTES).toBe(500_000);
+  });
+
+  it("bundles only the name and version of the SDK clients' package.json", async () => {
+    const source = await readFile(
+      first.functions.find((built) => built.fn === "subscriber")?.bundle ?? "",
+      "utf8",
+    );
+    const { version } = JSON.parse(
+      await readFile(join(REPOSITORY_ROOT, "node_modules/@aws-sdk/client-s3/package.json"), "utf8"),
+    ) as { version: string };
+    // The version the user agent names is there; the rest of the manifest is not.
+    expect(source).toContain(`name:"@aws-sdk/client-s3",version:"${version}"`);
+    expect(source).not.toContain("devDependencies");
+  });
+
   it(`keeps every bundle within ${MAX_BUNDLE_BYTES} bytes`, () => {
     for (const built of first.functions)
       expect(built.bundleBytes).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
@@ -98,7 +116,9 @@ describe("bundleFunctions", () => {
     const attempt = bundleFunctions(join(root, "dist"), { rootDir: root });
 
     await expect(attempt).rejects.toThrow(BundleTooLargeError);
-    await expect(attempt).rejects.toThrow(/message bundle is \d+ bytes, over the 512000-byte/);
+    await expect(attempt).rejects.toThrow(
+      new RegExp(`message bundle is \\d+ bytes, over the ${MAX_BUNDLE_BYTES}-byte budget`),
+    );
   });
 });
 

@@ -16,6 +16,7 @@ import {
   deliver,
   fanOutDeadline,
   isRetryable,
+  Pullers,
 } from "./delivery.js";
 import { createManagementClient, Poster } from "./poster.js";
 import { Registry } from "./registry.js";
@@ -287,5 +288,68 @@ describe("retry policy", () => {
     );
     // A short budget keeps three quarters of itself.
     expect(fanOutDeadline(context(4_000), 0)).toBe(3_000);
+  });
+});
+
+describe("Pullers", () => {
+  /** Work that finishes only when the test releases it, recording what runs at once. */
+  function heldWork() {
+    const release = new Map<string, () => void>();
+    const started: string[] = [];
+    let running = 0;
+    let most = 0;
+    const work = (id: string) =>
+      new Promise<void>((resolve) => {
+        started.push(id);
+        running += 1;
+        most = Math.max(most, running);
+        release.set(id, () => {
+          running -= 1;
+          resolve();
+        });
+      });
+    return { work, release, started, most: () => most };
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("runs at most `concurrency` ids at once, in order, and fills up across batches", async () => {
+    const held = heldWork();
+    const pullers = new Pullers(3, held.work);
+    let firstDone = false;
+    const first = pullers.run(["a", "b"]).then(() => {
+      firstDone = true;
+    });
+    const second = pullers.run(["c", "d", "e"]);
+    await settle();
+    // The second batch starts while the first is in flight: a, b and c at once, no more.
+    expect(held.started).toEqual(["a", "b", "c"]);
+    expect(held.most()).toBe(3);
+    held.release.get("b")?.();
+    await settle();
+    expect(held.started).toEqual(["a", "b", "c", "d"]);
+    expect(firstDone).toBe(false);
+    held.release.get("a")?.();
+    await first;
+    for (const id of ["c", "d", "e"]) {
+      await settle();
+      held.release.get(id)?.();
+    }
+    await second;
+    expect(held.started).toEqual(["a", "b", "c", "d", "e"]);
+    expect(held.most()).toBe(3);
+  });
+
+  it("rejects a batch with its first error only after its other ids finished", async () => {
+    const finished: string[] = [];
+    const pullers = new Pullers(2, async (id) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (id.startsWith("bad")) throw new Error(id);
+      finished.push(id);
+    });
+    await expect(pullers.run(["bad1", "ok1", "bad2", "ok2"])).rejects.toThrow("bad1");
+    expect(finished).toEqual(["ok1", "ok2"]);
+    // Positive control: a batch without errors resolves, and the pullers still work.
+    await expect(pullers.run(["ok3"])).resolves.toBeUndefined();
+    expect(finished).toEqual(["ok1", "ok2", "ok3"]);
   });
 });

@@ -1,4 +1,3 @@
-import pLimit from "p-limit";
 import { LIMITS } from "../contract.js";
 import type { Recipients } from "./addressing.js";
 import { logger } from "./logger.js";
@@ -101,7 +100,6 @@ export async function deliver(
     baseMs: LIMITS.deliveryRetryBaseMs,
     capMs: LIMITS.deliveryRetryCapMs,
   };
-  const limit = pLimit(LIMITS.deliveryConcurrency);
   let delivered = 0;
   let failed = 0;
   let goneCount = 0;
@@ -126,6 +124,8 @@ export async function deliver(
       if (failures.length < LOGGED_FAILURES) failures.push({ connectionId, error: outcome.error });
     }
   };
+
+  const posts = new Pullers(LIMITS.deliveryConcurrency, postOne);
 
   const removeStale = async (): Promise<void> => {
     if (stale.length === 0) return;
@@ -156,7 +156,7 @@ export async function deliver(
   let previous: Promise<unknown> = Promise.resolve();
   try {
     for await (const page of pages) {
-      const current = Promise.all(page.map((id) => limit(() => postOne(id))));
+      const current = posts.run(page);
       await previous;
       await removeStale();
       previous = current;
@@ -174,7 +174,7 @@ export async function deliver(
     await new Promise((resolve) => setTimeout(resolve, wait));
     const again = retryable;
     retryable = [];
-    await Promise.all(again.map((id) => limit(() => postOne(id))));
+    await posts.run(again);
     await removeStale();
   }
 
@@ -189,6 +189,83 @@ export async function deliver(
     });
   }
   return { delivered, gone: goneCount, failed, undelivered };
+}
+
+interface Batch {
+  readonly ids: readonly string[];
+  /** Ids handed to a puller so far. */
+  taken: number;
+  /** Ids whose work has not finished yet. */
+  left: number;
+  failed: boolean;
+  readonly done: () => void;
+  readonly fail: (error: unknown) => void;
+}
+
+/**
+ * At most `concurrency` posts in flight over batches of ids, in order: a fixed set of pullers,
+ * each taking the next id of the oldest batch with ids left, instead of a queued task, promise and
+ * closure per id. run() resolves when every id of its batch has finished; it rejects with the
+ * batch's first error once the batch's other ids have finished (unlike Promise.all, nothing is
+ * left running behind a rejection). A batch queued while another runs is started as soon as a
+ * puller is free, so concurrency stays full across batches.
+ */
+export class Pullers {
+  private readonly queue: Batch[] = [];
+  private active = 0;
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly work: (id: string) => Promise<void>,
+  ) {}
+
+  run(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let error: unknown;
+      const batch: Batch = {
+        ids,
+        taken: 0,
+        left: ids.length,
+        failed: false,
+        done: () => (batch.failed ? reject(error) : resolve()),
+        fail: (cause) => {
+          if (!batch.failed) error = cause;
+          batch.failed = true;
+        },
+      };
+      this.queue.push(batch);
+      while (this.active < this.concurrency && this.active < this.pending()) {
+        this.active += 1;
+        void this.pull();
+      }
+    });
+  }
+
+  /** Ids queued and not yet taken. */
+  private pending(): number {
+    let count = 0;
+    for (const batch of this.queue) count += batch.ids.length - batch.taken;
+    return count;
+  }
+
+  private async pull(): Promise<void> {
+    for (;;) {
+      const batch = this.queue[0];
+      if (batch === undefined) break;
+      const id = batch.ids[batch.taken] as string;
+      batch.taken += 1;
+      if (batch.taken === batch.ids.length) this.queue.shift();
+      try {
+        await this.work(id);
+      } catch (error) {
+        batch.fail(error);
+      }
+      batch.left -= 1;
+      if (batch.left === 0) batch.done();
+    }
+    this.active -= 1;
+  }
 }
 
 async function* chunks(ids: readonly string[]): AsyncGenerator<readonly string[]> {

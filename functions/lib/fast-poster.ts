@@ -229,7 +229,8 @@ export class FastPoster implements Poster {
       let retryCost: number;
       try {
         // Signed again for every attempt, as the SDK does: the date moves, credentials may rotate.
-        const answer = await this.attempt(await this.signedRequest(connectionId, frame));
+        const request = this.signedRequest(connectionId, frame);
+        const answer = await this.attempt(request instanceof Promise ? await request : request);
         if (answer.status >= 200 && answer.status < 300) {
           this.retryTokens = Math.min(RETRY_BUDGET, this.retryTokens + 1);
           return { status: "delivered" };
@@ -262,9 +263,21 @@ export class FastPoster implements Poster {
     }
   }
 
-  /** The request one attempt sends: path, signed headers and body. */
-  async signedRequest(connectionId: string, frame: string): Promise<SignedPost> {
+  /**
+   * The request one attempt sends: path, signed headers and body. Synchronous while the
+   * credentials and the day's signing key are in hand (every post of a fan-out after its first).
+   */
+  signedRequest(connectionId: string, frame: string): SignedPost | Promise<SignedPost> {
     const now = this.now();
+    const credentials = this.credentials.current();
+    if (credentials !== undefined && this.postSigner.covers(connectionId)) {
+      const signed = this.postSigner.signWithCachedKey(connectionId, frame, credentials, now);
+      if (signed !== undefined) return signed;
+    }
+    return this.signAfresh(connectionId, frame, now);
+  }
+
+  private async signAfresh(connectionId: string, frame: string, now: number): Promise<SignedPost> {
     if (!this.postSigner.covers(connectionId)) return this.sdkSigned(connectionId, frame, now);
     const credentials = this.credentials.current() ?? (await this.credentials());
     return this.postSigner.sign(connectionId, frame, credentials, now);

@@ -133,5 +133,16 @@ describe("PostSigner", () => {
     expect([".", "..", ""].map((id) => signer.covers(id))).toEqual([false, false, false]);
     expect(signer.covers("...")).toBe(true);
     expect(signer.path("a+b/c=")).toBe("/local/@connections/a%2Bb%2Fc%3D");
+    // covers() reads the id, not its encoding: the same answer for any id.
+    const prefix = "/local/@connections/".length;
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: fc.constantFrom(".", "%", "a", "+", "é") })),
+        (id) => {
+          const encoded = signer.path(id).slice(prefix);
+          expect(signer.covers(id)).toBe(!["", ".", ".."].includes(encoded));
+        },
+      ),
+    );
   });
 });

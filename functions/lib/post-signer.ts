@@ -1,4 +1,4 @@
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, hash } from "node:crypto";
 import { Sha256 } from "@smithy/core/checksum";
 import { escapeUri, extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { createScope, getSigningKey } from "@smithy/signature-v4";
@@ -82,11 +82,11 @@ export class PostSigner {
   /**
    * Whether sign() covers this id. An id encoding to "", "." or ".." would be a path segment
    * SigV4 normalizes away; no real connection id does, and the caller signs those with the SDK's
-   * signer instead.
+   * signer instead. The encoding leaves "." as it is and turns every other character into
+   * something else, so only the ids "", "." and ".." encode to those: no need to encode here.
    */
   covers(connectionId: string): boolean {
-    const encoded = extendedEncodeURIComponent(connectionId);
-    return encoded !== "" && encoded !== "." && encoded !== "..";
+    return connectionId !== "" && connectionId !== "." && connectionId !== "..";
   }
 
   /** Signs a post of `frame` to `connectionId` at `now` with `credentials`. */
@@ -96,9 +96,32 @@ export class PostSigner {
     credentials: AwsCredentialIdentity,
     now: number,
   ): Promise<SignedPost> {
-    const encodedId = extendedEncodeURIComponent(connectionId);
+    const signed = this.signWithCachedKey(connectionId, frame, credentials, now);
+    if (signed !== undefined) return signed;
+    await this.dayKey(credentials, this.dateOf(now).slice(0, 8));
+    return this.signWithCachedKey(connectionId, frame, credentials, now) as SignedPost;
+  }
+
+  /**
+   * sign() without waiting, for the posts of a fan-out after its first: undefined when the
+   * signing key of these credentials and day is not derived yet (sign() derives it).
+   */
+  signWithCachedKey(
+    connectionId: string,
+    frame: string,
+    credentials: AwsCredentialIdentity,
+    now: number,
+  ): SignedPost | undefined {
     const longDate = this.dateOf(now);
-    const day = await this.dayKey(credentials, longDate.slice(0, 8));
+    const day = this.day;
+    if (
+      day === undefined ||
+      day.credentials !== credentials ||
+      day.shortDate !== longDate.slice(0, 8)
+    ) {
+      return undefined;
+    }
+    const encodedId = extendedEncodeURIComponent(connectionId);
     if (frame !== this.frame) {
       this.frame = frame;
       this.frameHash = createHash("sha256").update(frame, "utf8").digest("hex");
@@ -106,7 +129,7 @@ export class PostSigner {
     }
     const tokenLine = day.token === undefined ? "" : `x-amz-security-token:${day.token}\n`;
     const canonicalRequest = `POST\n${this.canonicalPrefix}${escapeUri(encodedId)}\n\ncontent-length:${this.frameLength}\ncontent-type:${CONTENT_TYPE}\nhost:${this.host}\nx-amz-content-sha256:${this.frameHash}\nx-amz-date:${longDate}\n${tokenLine}\n${day.signedHeaders}\n${this.frameHash}`;
-    const stringToSign = `${ALGORITHM}\n${longDate}\n${day.scope}\n${createHash("sha256").update(canonicalRequest, "utf8").digest("hex")}`;
+    const stringToSign = `${ALGORITHM}\n${longDate}\n${day.scope}\n${hash("sha256", canonicalRequest, "hex")}`;
     const signature = createHmac("sha256", day.key).update(stringToSign, "utf8").digest("hex");
     const headers: Record<string, string> = {
       "content-type": CONTENT_TYPE,

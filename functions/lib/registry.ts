@@ -7,6 +7,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { LIMITS } from "../contract.js";
+import { ListPageDeserializer } from "./list-page.js";
 
 /**
  * The connection registry: one S3 object per open connection, keyed by
@@ -44,11 +45,16 @@ export function connectionIdFromKey(prefix: string, key: string): string | undef
 }
 
 export class Registry {
+  /** Reads ListObjectsV2 pages for pages(): the keys and the continuation, nothing else. */
+  private readonly listPages: ListPageDeserializer;
+
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
     readonly prefix: string,
-  ) {}
+  ) {
+    this.listPages = new ListPageDeserializer(s3);
+  }
 
   /** Registers a connection. One PutObject: it either stores the whole object or nothing. */
   async add(entry: RegistryEntry): Promise<void> {
@@ -125,14 +131,14 @@ export class Registry {
   }
 
   private listPage(continuationToken: string | undefined): Promise<ListObjectsV2CommandOutput> {
-    const request = this.s3.send(
-      new ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: this.prefix,
-        MaxKeys: LIMITS.s3PageSize,
-        ContinuationToken: continuationToken,
-      }),
-    );
+    const command = new ListObjectsV2Command({
+      Bucket: this.bucket,
+      Prefix: this.prefix,
+      MaxKeys: LIMITS.s3PageSize,
+      ContinuationToken: continuationToken,
+    });
+    this.listPages.applyTo(command);
+    const request: Promise<ListObjectsV2CommandOutput> = this.s3.send(command);
     // A prefetched page may never be awaited (the consumer stopped early): keep its failure from
     // surfacing as an unhandled rejection. Awaiting `request` still sees the error.
     request.catch(() => undefined);

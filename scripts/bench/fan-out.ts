@@ -28,6 +28,14 @@ export interface BenchProcesses {
   readonly stage: Worker;
   readonly clients: Worker;
   readonly hosts: ReadonlyMap<PosterVariant, Worker>;
+  /**
+   * The same function hosts posting through the `--rtt` relay (round-trip.ts), and its round
+   * trip; absent when the bench runs on loopback only.
+   */
+  readonly roundTrip?: {
+    readonly rttMs: number;
+    readonly hosts: ReadonlyMap<PosterVariant, Worker>;
+  };
   readonly outputs: StageOutputs;
   readonly rawUrl: string;
   readonly arrivals: Arrivals;
@@ -48,6 +56,8 @@ export interface FanOutOptions {
 
 export interface PathResult {
   readonly path: FanOutPath;
+  /** The emulated round trip its posts' answers took (ms); 0 or absent on loopback. */
+  readonly rttMs?: number;
   /** Milliseconds from trigger to last client, per message. */
   readonly latenciesMs: readonly number[];
   /** Function CPU per invocation (function-host paths only). */
@@ -199,23 +209,34 @@ export async function fanOutScenario(
   });
 
   const sns = localClient(SNSClient, bench.outputs.endpoints?.sns);
+  // Every path on loopback, and the function-host paths once more through the round trip.
+  const runs: { path: FanOutPath; rttMs: number }[] = paths.map((path) => ({ path, rttMs: 0 }));
+  if (bench.roundTrip !== undefined) {
+    for (const path of paths) {
+      if (bench.roundTrip.hosts.has(path as PosterVariant)) {
+        runs.push({ path, rttMs: bench.roundTrip.rttMs });
+      }
+    }
+  }
   const results = new Map<
-    FanOutPath,
+    { path: FanOutPath; rttMs: number },
     { latenciesMs: number[]; cpuMs: number[]; systemCpuMs: number[]; delivered: number[] }
-  >(paths.map((path) => [path, { latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [] }]));
+  >(runs.map((run) => [run, { latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [] }]));
   const sent = { stage: [] as number[], raw: [] as number[] };
   try {
     const warmUp = options.warmUp ?? 1;
     for (let m = -warmUp; m < messages; m += 1) {
-      for (const path of paths) {
+      for (const run of runs) {
+        const { path, rttMs } = run;
+        const along = rttMs > 0 ? `${path} (RTT ${rttMs} ms)` : path;
         progress(
           m < 0
-            ? `N=${count}: warming up along ${path}`
-            : `N=${count}: message ${m + 1}/${messages} along ${path}`,
+            ? `N=${count}: warming up along ${along}`
+            : `N=${count}: message ${m + 1}/${messages} along ${along}`,
         );
         const seq = nextSeq++;
         const frame = benchFrame(seq);
-        const kept = results.get(path) as {
+        const kept = results.get(run) as {
           latenciesMs: number[];
           cpuMs: number[];
           systemCpuMs: number[];
@@ -234,7 +255,7 @@ export async function fanOutScenario(
         } else if (path === "sns") {
           await sns.send(new PublishCommand({ TopicArn: bench.outputs.topicArn, Message: frame }));
         } else {
-          const host = bench.hosts.get(path);
+          const host = (rttMs > 0 ? bench.roundTrip?.hosts : bench.hosts)?.get(path);
           if (host === undefined) throw new Error(`no function host for ${path}`);
           const invoked = await host.request<{
             cpuMs: number;
@@ -278,14 +299,14 @@ export async function fanOutScenario(
     clients: count,
     messages,
     connect: { ms: opened.ms, perSecond: (count / opened.ms) * 1000, cpu: profile },
-    paths: paths.map((path) => {
-      const { latenciesMs, cpuMs, systemCpuMs, delivered } = results.get(path) ?? {
+    paths: runs.map((run) => {
+      const { latenciesMs, cpuMs, systemCpuMs, delivered } = results.get(run) ?? {
         latenciesMs: [],
         cpuMs: [],
         systemCpuMs: [],
         delivered: [],
       };
-      return { path, latenciesMs, cpuMs, systemCpuMs, delivered };
+      return { path: run.path, rttMs: run.rttMs, latenciesMs, cpuMs, systemCpuMs, delivered };
     }),
     audits: { stage: stageAudit, raw: rawAudit },
     ok: passed(stageAudit) && passed(rawAudit),

@@ -53,6 +53,10 @@ failed (they are ratios on a shared machine). Progress goes to stderr.
                        bundles in turn with today's, for "no slower than before" in one run
   --synth-runs <n>     synths of each kind                    (default 2)
   --timeout <s>        stop and fail after this long          (default 1800)
+  --rtt <ms>           also run the fan-out paths (b) (c) (d) with every @connections answer held
+                       this long, as a network round trip would (default 0: loopback only). An
+                       assumption about the network, not a measurement of AWS; the report shows
+                       the RTT next to every figure and judges the goals on loopback
   --cpu-prof <dir>     write a V8 CPU profile of each helper process into dir (stage, clients,
                        function hosts), for where the time goes
   --json               the report as JSON on stdout
@@ -153,6 +157,7 @@ runCommand(async () => {
       "synth-runs": { type: "string" },
       timeout: { type: "string" },
       "cpu-prof": { type: "string" },
+      rtt: { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -174,6 +179,7 @@ runCommand(async () => {
   const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 2;
   const timeoutS = count("timeout", args.values.timeout) ?? 1800;
   const profileDir = args.values["cpu-prof"];
+  const rttMs = count("rtt", args.values.rtt, 0) ?? 0;
 
   const tty = process.stderr.isTTY;
   let lastLine = 0;
@@ -258,7 +264,46 @@ runCommand(async () => {
         await host.request("load", { bundle, env: functionEnvironment(outputs) });
         hosts.set(variant, host);
       }
-      const bench = { stage, clients, hosts, outputs, rawUrl, arrivals: new Arrivals(clients) };
+      let roundTrip: { rttMs: number; hosts: Map<PosterVariant, Worker> } | undefined;
+      if (rttMs > 0) {
+        // The same bundles in hosts of their own, posting through the round-trip relay.
+        const relay = Worker.start(
+          "round-trip relay",
+          new URL("./round-trip-host.ts", import.meta.url),
+          {},
+          profileDir,
+        );
+        workers.push(relay);
+        const { url } = await relay.request<{ url: string }>("start", {
+          target: outputs.managementEndpoint,
+          rttMs,
+        });
+        roundTrip = { rttMs, hosts: new Map() };
+        for (const variant of hosts.keys()) {
+          const host = Worker.start(
+            `function host (${variant}, RTT ${rttMs} ms)`,
+            new URL("./function-host.ts", import.meta.url),
+            {},
+            profileDir,
+          );
+          workers.push(host);
+          const bundle = variants.find((built) => built.variant === variant)?.file;
+          await host.request("load", {
+            bundle,
+            env: { ...functionEnvironment(outputs), [ENV.managementEndpoint]: url },
+          });
+          roundTrip.hosts.set(variant, host);
+        }
+      }
+      const bench = {
+        stage,
+        clients,
+        hosts,
+        ...(roundTrip === undefined ? {} : { roundTrip }),
+        outputs,
+        rawUrl,
+        arrivals: new Arrivals(clients),
+      };
       for (const [index, size] of sizes.entries()) {
         try {
           fanOut.push(

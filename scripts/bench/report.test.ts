@@ -86,12 +86,68 @@ describe("bench report", () => {
     ]);
     const report: BenchReport = { ...partial, goals, failures: [] };
     const tables = benchTables(report);
-    expect(tables).toContain("| 1000 | 4.0× | 6.0× | 20.0× | – |");
+    expect(tables).toContain("| 1000 | 0 (loopback) | 4.0× | 6.0× | 20.0× | – |");
     expect(tables).toContain("| N=1000: b ≥ 5× c in msgs/s | 4.0× | **no** |");
     expect(tables).toMatch(/Verdict: pass/);
     expect(benchTables({ ...report, failures: ["N=1000 stage: 1 lost"] })).toMatch(
       /Verdict: FAIL — N=1000 stage: 1 lost/,
     );
+  });
+
+  it("judges the goals on loopback and adds rows for an emulated round trip, labelled as such", () => {
+    const result = run(1000, [
+      { path: "fast", latenciesMs: [100], cpuMs: [100], systemCpuMs: [0], delivered: [1000] },
+      { path: "sdk", latenciesMs: [400], cpuMs: [600], systemCpuMs: [0], delivered: [1000] },
+      {
+        path: "sequential",
+        latenciesMs: [2000],
+        cpuMs: [700],
+        systemCpuMs: [0],
+        delivered: [1000],
+      },
+      ...(["fast", "sdk", "sequential"] as const).map((path) => ({
+        path,
+        rttMs: 5,
+        latenciesMs: [path === "fast" ? 150 : path === "sdk" ? 1500 : 6000],
+        cpuMs: [path === "fast" ? 100 : 300],
+        systemCpuMs: [0],
+        delivered: [1000],
+      })),
+    ]);
+    const partial = {
+      machine: { cpus: 2, cpuModel: "test", node: "20", loadAverage: { start: 1, end: 1 } },
+      seconds: 1,
+      fanOut: [
+        {
+          clients: 1000,
+          connectsPerSecond: result.connect.perSecond,
+          connectCpu: result.connect.cpu,
+          paths: summarize(result),
+          audits: result.audits,
+        },
+      ],
+      coldStart: undefined,
+      synth: undefined,
+    };
+
+    const goals = judgeGoals(partial);
+
+    expect(goals.map(({ goal, measured, met }) => [goal, measured, met])).toEqual([
+      // Loopback: exactly as without the round trip.
+      ["N=1000: b ≥ 5× c in msgs/s", "4.0×", false],
+      ["N=1000: b's CPU per msg ≤ 1/5 of c's", "1/6.0", true],
+      ["N=1000: b ≥ 10× d in msgs/s", "20.0×", true],
+      ["N=1000, emulated RTT 5 ms: b ≥ 5× c in msgs/s", "10.0×", true],
+      ["N=1000, emulated RTT 5 ms: b's CPU per msg ≤ 1/5 of c's", "1/3.0", false],
+      ["N=1000, emulated RTT 5 ms: b ≥ 10× d in msgs/s", "40.0×", true],
+      ["connect rate ≥ 1,000/s through $connect", "1000/s (slowest N)", true],
+    ]);
+    const tables = benchTables({ ...partial, goals, failures: [] });
+    expect(tables).toContain(
+      "| 1000 | (b) the project's fan-out (fast poster) | 5 ms (emulated) |",
+    );
+    expect(tables).toContain("| 1000 | (b) the project's fan-out (fast poster) | 0 (loopback) |");
+    expect(tables).toContain("| 1000 | 5 ms (emulated) | 10.0× | 3.0× | 40.0× | – |");
   });
 
   it("lists sharded fan-out by shard size, one row per stage run", () => {
@@ -165,10 +221,10 @@ describe("bench report", () => {
     });
     const tables = benchTables({ ...report(190), goals: faster, failures: [] });
     expect(tables).toContain(
-      "| connect | 1 KB | 800 ms | 180 ms | 800 | 1 KB | 400 ms | 200 ms | 0.90 |",
+      "| connect | 1,000 | 800 ms | 180 ms | 800 | 900 | 400 ms | 200 ms | 0.90 |",
     );
     expect(tables).toContain(
-      "| fanout | 1 KB | 400 ms | 300 ms | 400 | – (new since) | – | – | – |",
+      "| fanout | 1,000 | 400 ms | 300 ms | 400 | – (new since) | – | – | – |",
     );
   });
 });
