@@ -191,10 +191,12 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
         expect([
           variables[ENV.fanoutFunction],
           variables[ENV.fanoutPageSize],
+          variables[ENV.fanoutInProcessMax],
           variables[ENV.postsPerSecond],
         ]).toEqual([
           resourceNames(stage).functionName("fanout"),
           String(settings.fanout.pageSize),
+          String(settings.fanout.inProcessMax),
           String(settings.fanout.postsPerSecond),
         ]);
       }

@@ -2,8 +2,10 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FANOUT, LIMITS } from "../contract.js";
 import { mockS3 } from "../fixtures/aws.js";
+import { ManualClock } from "../fixtures/clock.js";
 import { FIXTURE_BUCKET, FIXTURE_PREFIX } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
+import { ConfigurationError } from "./config.js";
 import type { Poster, PostOutcome } from "./poster.js";
 import { byteLength } from "./protocol.js";
 import { Registry } from "./registry.js";
@@ -46,8 +48,9 @@ const ids = (n: number) => Array.from({ length: n }, (_, i) => `d${String(i).pad
 const origin = { function: "subscriber" as const, requestId: "req" };
 
 function run(
-  settings: { pageSize: number; postsPerSecond: number },
+  settings: { pageSize: number; postsPerSecond: number; inProcessMax?: number },
   deadline = Number.MAX_SAFE_INTEGER,
+  clock?: ManualClock,
 ) {
   const invoker = new Invocations();
   const poster = new Delivering();
@@ -56,8 +59,8 @@ function run(
     "frame",
     { kind: "everyone" },
     { registry, poster, invoker },
-    { functionName: "fanout", ...settings },
-    { deadline, origin },
+    { functionName: "fanout", inProcessMax: settings.pageSize, ...settings },
+    { deadline, origin, ...(clock === undefined ? {} : { clock }) },
   );
   return { invoker, poster, result };
 }
@@ -69,6 +72,42 @@ describe("fanOut", () => {
     expect(await result).toMatchObject({ delivered: 100, shards: 0, dispatched: 0 });
     expect(invoker.events).toEqual([]);
     expect(poster.posted).toHaveLength(100);
+  });
+
+  it("keeps a fan-out of up to the in-process maximum in-process, paced at the whole budget", async () => {
+    bucket.register(...ids(250));
+    const clock = new ManualClock(0);
+    const times: number[] = [];
+    const { invoker, poster, result } = run(
+      { pageSize: 100, postsPerSecond: 50, inProcessMax: 250 },
+      Number.MAX_SAFE_INTEGER,
+      clock,
+    );
+    const posting = poster.post.bind(poster);
+    poster.post = async (id: string) => {
+      times.push(clock.now());
+      return posting(id);
+    };
+    // Listing and posting interleave with the clock's timers: run it until the last post starts.
+    for (let turn = 0; turn < 1000 && times.length < 250; turn += 1) await clock.run();
+    expect(await result).toMatchObject({ delivered: 250, shards: 0, dispatched: 0 });
+    expect(invoker.events).toEqual([]);
+    expect(new Set(poster.posted)).toEqual(new Set(ids(250)));
+    // 50 posts a second, the first at once: the 250th starts 249 intervals of 20 ms later.
+    expect(Math.max(...times)).toBe(249 * 20);
+    expect(times.filter((t) => t < 1000)).toHaveLength(50);
+  });
+
+  it("shards one connection more than the in-process maximum", async () => {
+    bucket.register(...ids(251));
+    const { invoker, poster, result } = run({
+      pageSize: 100,
+      postsPerSecond: 900,
+      inProcessMax: 250,
+    });
+    expect(await result).toMatchObject({ delivered: 0, shards: 3, dispatched: 251 });
+    expect(poster.posted).toEqual([]);
+    expect(invoker.events.map((e) => e.connectionIds.length)).toEqual([100, 100, 51]);
   });
 
   it("shards a larger one by the page size, splitting the budget evenly", async () => {
@@ -171,16 +210,32 @@ describe("shard payload", () => {
 });
 
 describe("shardSettings and shardsOf", () => {
-  it("reads the page size and budget, refusing values outside their limits", () => {
-    expect(
-      shardSettings({ fanoutFunction: "f", fanoutPageSize: "1000", postsPerSecond: "1000" }),
-    ).toEqual({ functionName: "f", pageSize: 1000, postsPerSecond: 1000 });
-    expect(() =>
-      shardSettings({ fanoutFunction: "f", fanoutPageSize: "1001", postsPerSecond: "1" }),
-    ).toThrow(/FANOUT_PAGE_SIZE must be a whole number from 1 to 1000 \(got "1001"\)/);
-    expect(() =>
-      shardSettings({ fanoutFunction: "f", fanoutPageSize: "10", postsPerSecond: "0.5" }),
-    ).toThrow(/FANOUT_POSTS_PER_SECOND/);
+  it("reads the page size, in-process maximum and budget, refusing values outside their limits", () => {
+    const strings = {
+      fanoutFunction: "f",
+      fanoutPageSize: "1000",
+      fanoutInProcessMax: "1000",
+      postsPerSecond: "1000",
+    };
+    expect(shardSettings({ ...strings, fanoutInProcessMax: "5000" })).toEqual({
+      functionName: "f",
+      pageSize: 1000,
+      inProcessMax: 5000,
+      postsPerSecond: 1000,
+    });
+    expect(() => shardSettings({ ...strings, fanoutPageSize: "1001" })).toThrow(
+      /FANOUT_PAGE_SIZE must be a whole number from 1 to 1000 \(got "1001"\)/,
+    );
+    expect(() => shardSettings({ ...strings, postsPerSecond: "0.5" })).toThrow(
+      /FANOUT_POSTS_PER_SECOND/,
+    );
+    for (const bad of ["0", "10001", "1e3x", "", "2.5"]) {
+      expect(() => shardSettings({ ...strings, fanoutInProcessMax: bad })).toThrow(
+        new ConfigurationError(
+          `FANOUT_IN_PROCESS_MAX must be a whole number from 1 to ${FANOUT.inProcessMaxLimit} (got ${JSON.stringify(bad)}). Set it in the function's environment (stacks/stages.ts sets it on AWS).`,
+        ),
+      );
+    }
   });
 
   it("cuts ids into shards of at most the size, in order", () => {

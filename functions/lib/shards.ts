@@ -1,19 +1,28 @@
 import pLimit from "p-limit";
-import { CONNECTION_ID_PATTERN, FANOUT, type FunctionName, LIMITS } from "../contract.js";
+import { CONNECTION_ID_PATTERN, ENV, FANOUT, type FunctionName, LIMITS } from "../contract.js";
 import type { Recipients } from "./addressing.js";
 import { ConfigurationError } from "./config.js";
 import { type DeliveryResult, deliver } from "./delivery.js";
 import { logger } from "./logger.js";
+import { PacedPoster } from "./paced-poster.js";
 import type { Poster } from "./poster.js";
 import { byteLength } from "./protocol.js";
 import type { Registry } from "./registry.js";
+import { type Clock, SYSTEM_CLOCK, TokenBucket } from "./token-bucket.js";
 
 /**
  * Sharded fan-out, the dispatching half: the function that received a message (message or
- * subscriber) lists the registry; a fan-out to at most `pageSize` connections is delivered
- * in-process as before, a larger one is cut into shards of `pageSize` ids and each shard handed to
- * the fan-out worker (handlers/fanout.ts) by an asynchronous invocation, with the message verbatim
- * and its share of the stage's throttle budget.
+ * subscriber) lists the registry; a fan-out to at most `inProcessMax` connections is delivered
+ * in-process, a larger one is cut into shards of `pageSize` ids and each shard handed to the
+ * fan-out worker (handlers/fanout.ts) by an asynchronous invocation, with the message verbatim and
+ * its share of the stage's throttle budget.
+ *
+ * The two settings are separate because they answer different questions. The shard size is
+ * bounded by what one shard must fit (an async payload, one redelivery: FANOUT.pageSizeMax). The
+ * in-process maximum is how large a fan-out is still worth doing without the extra invocation's
+ * latency, bounded by what one invocation can post within its time (FANOUT.inProcessMaxLimit).
+ * An in-process fan-out larger than one shard is paced at the whole budget, as its shards together
+ * would be, so raising the maximum never lets a fan-out exceed the stage's throttle budget.
  *
  * Why asynchronous invocation and not SQS: a shard is one event of at most ~1 MB (Lambda's async
  * payload limit; a page of 1,000 ids is ~20 KB and a 128 KB message at most 768 KB once
@@ -101,10 +110,11 @@ export function readShardEvent(value: unknown): ShardEventResult {
   return { ok: true, event: value as unknown as ShardEvent };
 }
 
-/** How a stage shards: the worker's name, the shard size and the budget (from ENV). */
+/** How a stage shards: the worker's name, the shard size, the in-process maximum and the budget (from ENV). */
 export interface ShardSettings {
   readonly functionName: string;
   readonly pageSize: number;
+  readonly inProcessMax: number;
   readonly postsPerSecond: number;
 }
 
@@ -122,13 +132,19 @@ function positiveInteger(name: string, value: string, max: number): number {
 export function shardSettings(config: {
   readonly fanoutFunction: string;
   readonly fanoutPageSize: string;
+  readonly fanoutInProcessMax: string;
   readonly postsPerSecond: string;
 }): ShardSettings {
   return {
     functionName: config.fanoutFunction,
-    pageSize: positiveInteger("FANOUT_PAGE_SIZE", config.fanoutPageSize, FANOUT.pageSizeMax),
+    pageSize: positiveInteger(ENV.fanoutPageSize, config.fanoutPageSize, FANOUT.pageSizeMax),
+    inProcessMax: positiveInteger(
+      ENV.fanoutInProcessMax,
+      config.fanoutInProcessMax,
+      FANOUT.inProcessMaxLimit,
+    ),
     postsPerSecond: positiveInteger(
-      "FANOUT_POSTS_PER_SECOND",
+      ENV.postsPerSecond,
       config.postsPerSecond,
       FANOUT.accountRequestsPerSecond,
     ),
@@ -159,6 +175,8 @@ export interface FanOutOptions {
   readonly deadline: number;
   readonly origin: ShardEvent["origin"];
   readonly now?: () => number;
+  /** Paces an in-process fan-out larger than one shard; the system clock when omitted. */
+  readonly clock?: Clock;
 }
 
 /** Cuts `ids` into shards of at most `size`. */
@@ -170,9 +188,9 @@ export function shardsOf(ids: readonly string[], size: number): string[][] {
 }
 
 /**
- * Sends `frame` to its recipients: addressed messages and fan-outs of at most one shard
- * in-process (delivery), larger fan-outs in shards through the worker. Rejects only when the
- * registry cannot be listed — before anything was dispatched.
+ * Sends `frame` to its recipients: addressed messages and fan-outs of at most `inProcessMax`
+ * connections in-process (delivery), larger fan-outs in shards through the worker. Rejects only
+ * when the registry cannot be listed — before anything was posted or dispatched.
  */
 export async function fanOut(
   frame: string,
@@ -186,16 +204,22 @@ export async function fanOut(
     const result = await deliver(frame, recipients, { registry, poster }, options);
     return { ...result, shards: 0, dispatched: 0 };
   }
-  // The whole registry is listed before the first shard goes out: each shard's share of the
-  // budget depends on how many there are.
+  // The whole registry is listed before the first post or shard: whether to shard depends on how
+  // many connections there are, and each shard's share of the budget on how many shards.
   const ids: string[] = [];
   for await (const page of registry.pages()) ids.push(...page);
-  if (ids.length <= settings.pageSize) {
+  if (ids.length <= settings.inProcessMax) {
+    // Delivery posts these page by page (LIMITS.s3PageSize), the next page queued while one drains.
+    const clock = options.clock ?? SYSTEM_CLOCK;
+    const paced =
+      ids.length > settings.pageSize
+        ? new PacedPoster(poster, new TokenBucket(settings.postsPerSecond, clock), options.deadline)
+        : poster;
     const result = await deliver(
       frame,
       { kind: "connections", connectionIds: ids },
-      { registry, poster },
-      options,
+      { registry, poster: paced },
+      { deadline: options.deadline, now: options.now ?? (() => clock.now()) },
     );
     return { ...result, shards: 0, dispatched: 0 };
   }
@@ -262,6 +286,7 @@ async function dispatch(
     shards: shards.length,
     invoked,
     pageSize: settings.pageSize,
+    inProcessMax: settings.inProcessMax,
     budget: settings.postsPerSecond,
     postsPerSecondPerShard: postsPerSecond,
     frameBytes,

@@ -109,6 +109,7 @@ function functionEnvironment(outputs: LocalStageOutputs): Record<string, string 
     [ENV.topicArn]: outputs.topicArn,
     [ENV.fanoutFunction]: "fanout",
     [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
+    [ENV.fanoutInProcessMax]: String(FANOUT.inProcessMaxDefault),
     [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
     [ENV.serviceName]: "bench-subscriber",
     [ENV.logLevel]: "INFO",
