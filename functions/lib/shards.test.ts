@@ -11,6 +11,7 @@ import { byteLength } from "./protocol.js";
 import { Registry } from "./registry.js";
 import {
   fanOut,
+  InvokeUnansweredError,
   readShardEvent,
   type ShardEvent,
   type ShardInvoker,
@@ -29,9 +30,13 @@ afterEach(() => logs.stop());
 class Invocations implements ShardInvoker {
   readonly events: ShardEvent[] = [];
   refuse = new Set<number>();
+  unanswered = new Set<number>();
   async invoke(_name: string, payload: string): Promise<void> {
     const event = JSON.parse(payload) as ShardEvent;
     if (this.refuse.has(event.shard.index)) throw new Error("TooManyRequestsException");
+    if (this.unanswered.has(event.shard.index)) {
+      throw new InvokeUnansweredError("sent but not answered");
+    }
     this.events.push(event);
   }
 }
@@ -145,6 +150,30 @@ describe("fanOut", () => {
     const late = run({ pageSize: 100, postsPerSecond: 900 }, 0);
     expect(await late.result).toMatchObject({ dispatched: 0, shards: 3 });
     expect(late.invoker.events).toEqual([]);
+  });
+
+  it("hands on the ids of a shard whose invoke went unanswered, saying they may arrive twice", async () => {
+    bucket.register(...ids(250));
+    const unanswered = run({ pageSize: 100, postsPerSecond: 900 });
+    unanswered.invoker.unanswered.add(2);
+    const result = await unanswered.result;
+    expect(result.undelivered).toEqual(ids(250).slice(200));
+    expect(result.dispatched).toBe(200);
+    expect(logs.withMessage(/never answered.*may receive the message twice/)).toEqual([
+      expect.objectContaining({ level: "ERROR", unanswered: 50, undelivered: 50 }),
+    ]);
+    // Positive control: a refusal is reported as one, without the warning about second copies.
+    bucket.reset();
+    bucket.register(...ids(250));
+    logs.stop();
+    logs.start();
+    const refused = run({ pageSize: 100, postsPerSecond: 900 });
+    refused.invoker.refuse.add(2);
+    expect((await refused.result).undelivered).toHaveLength(50);
+    expect(logs.withMessage(/some shards not accepted/)).toEqual([
+      expect.objectContaining({ unanswered: 0 }),
+    ]);
+    expect(logs.withMessage(/never answered/)).toEqual([]);
   });
 
   it("warns when the budget cannot post the fan-out within a worker's timeout", async () => {

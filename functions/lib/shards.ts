@@ -34,8 +34,12 @@ import { type Clock, SYSTEM_CLOCK, TokenBucket } from "./token-bucket.js";
  * (latency) and a second failure path (its own redrive queue) for nothing the fan-out needs.
  *
  * Nothing is sent twice: every connection id is in exactly one shard, and a shard whose Invoke
- * was refused (after the SDK's retries) was never started, so its ids are handed back to the
- * caller as undelivered, for the redelivery path (an addressed message) to carry.
+ * was refused (after the invoker's retries) or whose request never went out was never started,
+ * so its ids are handed back to the caller as undelivered, for the redelivery path (an addressed
+ * message) to carry. One case no sender can rule out: an Invoke whose request was sent but whose
+ * answer never came (InvokeUnansweredError). Its ids are handed on too — the same choice delivery
+ * makes for a post whose answer was lost: a possible second copy rather than a possible loss —
+ * and the dispatch line counts them as `unanswered`, at error level.
  */
 
 /** What the worker receives: one shard. */
@@ -151,9 +155,26 @@ export function shardSettings(config: {
   };
 }
 
-/** Hands one shard to the worker; rejects when Lambda did not accept it. */
+/**
+ * Hands one shard to the worker; rejects when Lambda did not accept it. `deadline` (epoch ms):
+ * no attempt starts after it, and no answer is awaited past it.
+ */
 export interface ShardInvoker {
-  invoke(functionName: string, payload: string): Promise<void>;
+  invoke(
+    functionName: string,
+    payload: string,
+    options?: { readonly deadline?: number },
+  ): Promise<void>;
+}
+
+/**
+ * The invoke's request was sent in full but no answer came: Lambda may have queued the shard or
+ * not, and no caller can tell which. Not retried (a retry could start the shard twice); the
+ * dispatcher hands its ids on for redelivery instead, the one case where a connection may get the
+ * message twice rather than not at all (see dispatch).
+ */
+export class InvokeUnansweredError extends Error {
+  override readonly name = "InvokeUnansweredError";
 }
 
 /** A fan-out's outcome: delivery's counts, plus what went to workers. */
@@ -238,6 +259,7 @@ async function dispatch(
   const limit = pLimit(FANOUT.dispatchConcurrency);
   const undelivered: string[] = [];
   const refused: { shard: number; error: string }[] = [];
+  let unanswered = 0;
   let dispatched = 0;
   let invoked = 0;
   const frameBytes = byteLength(frame);
@@ -266,11 +288,12 @@ async function dispatch(
           return;
         }
         try {
-          await invoker.invoke(settings.functionName, payload);
+          await invoker.invoke(settings.functionName, payload, { deadline: options.deadline });
           invoked += 1;
           dispatched += connectionIds.length;
         } catch (error) {
           undelivered.push(...connectionIds);
+          if (error instanceof InvokeUnansweredError) unanswered += connectionIds.length;
           refused.push({
             shard: index,
             error: error instanceof Error ? error.message : String(error),
@@ -291,6 +314,7 @@ async function dispatch(
     postsPerSecondPerShard: postsPerSecond,
     frameBytes,
     undelivered: undelivered.length,
+    unanswered,
     worker: settings.functionName,
     // Every shard posts for about this long: the budget, not the workers, sets the pace.
     expectedSeconds: Math.ceil(connections / settings.postsPerSecond),
@@ -301,7 +325,12 @@ async function dispatch(
       summary,
     );
   }
-  if (refused.length > 0) {
+  if (unanswered > 0) {
+    logger.error(
+      "Fan-out dispatched, some shard invokes sent but never answered: their connections are handed on and may receive the message twice (if Lambda had queued the shard)",
+      { ...summary, refused: refused.slice(0, 10) },
+    );
+  } else if (refused.length > 0) {
     logger.error("Fan-out dispatched, some shards not accepted: their connections are handed on", {
       ...summary,
       refused: refused.slice(0, 10),
