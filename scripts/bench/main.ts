@@ -292,6 +292,7 @@ runCommand(async () => {
           arrivals: new Arrivals(clients),
         };
         try {
+          const loadBefore = loadavg()[0] ?? 0;
           const result = await fanOutScenario(bench, {
             clients: shardClients,
             messages: messages ?? defaultMessages(shardClients),
@@ -299,7 +300,11 @@ runCommand(async () => {
             drain: false,
             onProgress: progress,
           });
-          shards.push({ configuration, result });
+          shards.push({
+            configuration,
+            result,
+            loadAverage: { start: loadBefore, end: loadavg()[0] ?? 0 },
+          });
         } catch (error) {
           if (!(error instanceof ExpectedError)) throw error;
           errors.push(`${configuration.label}: ${error.message}`);
@@ -374,6 +379,8 @@ runCommand(async () => {
       clients: run.result.clients,
       pageSize: run.configuration.pageSize,
       shards: run.configuration.shards,
+      // The machine is shared: each row's own load, to judge the rows against each other.
+      loadAverage: run.loadAverage,
       sns: summarize(run.result).find((path) => path.path === "sns"),
     })),
     coldStart: measured.coldStart,

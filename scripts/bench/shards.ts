@@ -65,6 +65,8 @@ export function shardEnvironment(
 export interface ShardRun {
   readonly configuration: ShardConfiguration;
   readonly result: FanOutResult;
+  /** 1-minute load average when the configuration's messages started and ended. */
+  readonly loadAverage: { readonly start: number; readonly end: number };
 }
 
 const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
