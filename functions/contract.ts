@@ -281,9 +281,9 @@ export const FANOUT = {
   /**
    * Largest in-process maximum. One invocation posts an in-process fan-out alone, at no more than
    * the stage's budget and its own CPU share: at the default budget (1,000 posts/s) ten pages take
-   * 10 s, and at 256 MB (0.145 vCPU, ~1.3 ms of CPU per post with the fast poster) about 13 s —
-   * already past a 10 s function timeout, and half of the message function's 29 s integration
-   * window. 100,000 connections in-process would take minutes: far beyond any function's time
+   * 10 s, and at 256 MB (0.145 vCPU: the fast poster's ~183 µs of CPU per post become ~1.3 ms)
+   * about 13 s — already past a 10 s function timeout, and half of the message function's 29 s
+   * integration window. 100,000 connections in-process would take minutes: far beyond any function's time
    * (the rest would be handed on as redeliveries of 1,000 ids each). Beyond this, shard.
    * stacks/stages.ts also checks each stage's value against its own budget and timeout.
    */
