@@ -72,9 +72,10 @@ export interface ShardRun {
 const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
 
 /**
- * Sharded against unsharded in the same run, one goal row per shard size: faster means a lower
- * median time to last client (the messages/s follow from the same times). Rows are left out when
- * either side was not measured.
+ * Sharded against unsharded in the same run, one goal row per shard size: faster means both a
+ * lower median time to last client and more messages/s (the mean): on a noisy shared machine one
+ * of the two alone can favour either side by chance. Rows are left out when either side was not
+ * measured.
  */
 export function shardGoals(shards: readonly ShardSummary[]): Goal[] {
   const unsharded = shards.find((run) => run.shards === 0)?.sns;
@@ -87,9 +88,10 @@ export function shardGoals(shards: readonly ShardSummary[]): Goal[] {
 
 function comparison(run: ShardSummary, sharded: PathSummary, unsharded: PathSummary): Goal {
   const speedUp = unsharded.p50Ms / sharded.p50Ms;
+  const rate = sharded.messagesPerSecond / unsharded.messagesPerSecond;
   return {
     goal: `N=${run.clients}: sharded (${run.shards} × ${run.pageSize}) faster than unsharded`,
-    measured: `last client p50 ${fixed(sharded.p50Ms)} vs ${fixed(unsharded.p50Ms)} ms (${fixed(speedUp, 2)}×); ${fixed(sharded.messagesPerSecond)} vs ${fixed(unsharded.messagesPerSecond)} msgs/s (${fixed(sharded.messagesPerSecond / unsharded.messagesPerSecond, 2)}×)`,
-    met: speedUp > 1,
+    measured: `last client p50 ${fixed(sharded.p50Ms)} vs ${fixed(unsharded.p50Ms)} ms (${fixed(speedUp, 2)}×); ${fixed(sharded.messagesPerSecond)} vs ${fixed(unsharded.messagesPerSecond)} msgs/s (${fixed(rate, 2)}×)`,
+    met: speedUp > 1 && rate > 1,
   };
 }
