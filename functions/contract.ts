@@ -69,11 +69,13 @@ export const ENV = {
    * connection ids: the function's name on AWS, the bare contract name "fanout" on the local stage.
    */
   fanoutFunction: "FANOUT_FUNCTION_NAME",
-  /**
-   * Connection ids per shard (one worker invocation). A fan-out to at most this many connections
-   * stays in-process, with no extra invocation. 1 to FANOUT.pageSizeMax.
-   */
+  /** Connection ids per shard (one worker invocation). 1 to FANOUT.pageSizeMax. */
   fanoutPageSize: "FANOUT_PAGE_SIZE",
+  /**
+   * The largest fan-out delivered in-process by the function that received the message, with no
+   * extra invocation; a larger one is sharded. 1 to FANOUT.inProcessMaxLimit (one page by default).
+   */
+  fanoutInProcessMax: "FANOUT_IN_PROCESS_MAX",
   /**
    * The stage's throttle budget: @connections posts per second the whole fan-out may spend,
    * split evenly across its shards (stacks/stages.ts `fanout.postsPerSecond`).
@@ -125,6 +127,7 @@ const DISPATCHER_ENV = [
   ENV.topicArn,
   ENV.fanoutFunction,
   ENV.fanoutPageSize,
+  ENV.fanoutInProcessMax,
   ENV.postsPerSecond,
 ] as const;
 const DISPATCHER_PERMISSIONS: readonly Permission[] = [
@@ -252,9 +255,11 @@ export const LIMITS = {
 /**
  * Sharded fan-out (functions/lib/shards.ts dispatches, functions/handlers/fanout.ts works).
  *
- * A fan-out to more connections than the page size is listed by the function that received the
- * message and handed out in shards of at most `pageSize` ids, one asynchronous Lambda invocation
- * (InvocationType "Event") each; every shard posts at budget / shards posts per second.
+ * A fan-out to more connections than the in-process maximum is listed by the function that
+ * received the message and handed out in shards of at most `pageSize` ids, one asynchronous Lambda
+ * invocation (InvocationType "Event") each; every shard posts at budget / shards posts per second.
+ * A fan-out to at most the in-process maximum is posted by that function itself, with no extra
+ * invocation (at the whole budget when it is larger than one shard).
  *
  * The worker's failure path, so nothing is lost and nothing is sent twice: it throws — so Lambda
  * retries it `maxRetries` times and then keeps the event, page and message, in the fan-out failure
@@ -271,6 +276,18 @@ export const FANOUT = {
    * the page plus a worst-case message stay under the asynchronous invoke payload limit.
    */
   pageSizeMax: 1000,
+  /** Default in-process maximum: one page, so every fan-out larger than one shard is sharded. */
+  inProcessMaxDefault: 1000,
+  /**
+   * Largest in-process maximum. One invocation posts an in-process fan-out alone, at no more than
+   * the stage's budget and its own CPU share: at the default budget (1,000 posts/s) ten pages take
+   * 10 s, and at 256 MB (0.145 vCPU: the fast poster's ~183 µs of CPU per post become ~1.3 ms)
+   * about 13 s — already past a 10 s function timeout, and half of the message function's 29 s
+   * integration window. 100,000 connections in-process would take minutes: far beyond any function's time
+   * (the rest would be handed on as redeliveries of 1,000 ids each). Beyond this, shard.
+   * stacks/stages.ts also checks each stage's value against its own budget and timeout.
+   */
+  inProcessMaxLimit: 10_000,
   /**
    * Default throttle budget: a tenth of the account's 10,000 requests per second, which every
    * REST, HTTP and WebSocket API and @connections call of the account and region shares.

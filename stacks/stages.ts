@@ -1,4 +1,4 @@
-import { type DeployedStage, FANOUT } from "../functions/contract.js";
+import { type DeployedStage, ENV, FANOUT, LIMITS } from "../functions/contract.js";
 
 /** Everything that differs between the deployed stages. */
 export interface StageSettings {
@@ -42,16 +42,57 @@ export interface StageSettings {
    * that, first get the account's quota raised (Service Quotas → Amazon API Gateway → "Throttle
    * rate"), then raise `postsPerSecond` here, leaving room for the other APIs; FANOUT_POSTS_PER_SECOND
    * is refused above FANOUT.accountRequestsPerSecond, so raise that contract constant with it.
-   * `pageSize`: connection ids per shard (a fan-out of at most one shard stays in-process).
+   * `pageSize`: connection ids per shard (at most FANOUT.pageSizeMax, so a shard fits one
+   * asynchronous invoke and one redelivery).
+   * `inProcessMax`: the largest fan-out the function that received the message posts itself, with
+   * no extra invocation latency (paced at `postsPerSecond` when larger than one shard); larger ones
+   * are sharded. One invocation has only its own CPU and time: at most FANOUT.inProcessMaxLimit,
+   * and no more than the budget can post within the function's timeout (fanoutSettingsProblem).
+   * Raise it where fan-outs of a few thousand are common and the memory gives the CPU for them;
+   * 100,000 connections in-process would take minutes, far past any function's time.
    */
-  readonly fanout: { readonly postsPerSecond: number; readonly pageSize: number };
+  readonly fanout: {
+    readonly postsPerSecond: number;
+    readonly pageSize: number;
+    readonly inProcessMax: number;
+  };
 }
 
 /** The fan-out settings every stage starts from (see StageSettings.fanout). */
 const FANOUT_DEFAULTS = {
   postsPerSecond: FANOUT.postsPerSecondDefault,
   pageSize: FANOUT.pageSizeDefault,
+  inProcessMax: FANOUT.inProcessMaxDefault,
 } as const;
+
+/**
+ * What is wrong with a stage's fan-out settings, or undefined. The functions refuse a value out
+ * of range at cold start; checking at synth says so before anything is deployed. An in-process
+ * fan-out runs in the dispatcher, so at the stage's budget it must fit the time a fan-out may use:
+ * the function's timeout (and API Gateway's 29 s integration window) less the hand-off margin.
+ */
+export function fanoutSettingsProblem(settings: StageSettings): string | undefined {
+  const { postsPerSecond, pageSize, inProcessMax } = settings.fanout;
+  const whole = (value: number, max: number) =>
+    Number.isSafeInteger(value) && value >= 1 && value <= max;
+  if (!whole(pageSize, FANOUT.pageSizeMax)) {
+    return `fanout.pageSize (${ENV.fanoutPageSize}) must be a whole number from 1 to ${FANOUT.pageSizeMax} (got ${pageSize})`;
+  }
+  if (!whole(inProcessMax, FANOUT.inProcessMaxLimit)) {
+    return `fanout.inProcessMax (${ENV.fanoutInProcessMax}) must be a whole number from 1 to ${FANOUT.inProcessMaxLimit} (got ${inProcessMax}); shard larger fan-outs`;
+  }
+  if (!whole(postsPerSecond, FANOUT.accountRequestsPerSecond)) {
+    return `fanout.postsPerSecond (${ENV.postsPerSecond}) must be a whole number from 1 to ${FANOUT.accountRequestsPerSecond} (got ${postsPerSecond})`;
+  }
+  const windowSeconds =
+    Math.min(settings.timeoutSeconds * 1000, LIMITS.integrationTimeoutMs) / 1000 -
+    LIMITS.deliverySafetyMarginMs / 1000;
+  const seconds = inProcessMax / postsPerSecond;
+  if (inProcessMax > pageSize && seconds > windowSeconds) {
+    return `fanout.inProcessMax ${inProcessMax} at ${postsPerSecond} posts/s takes ${seconds.toFixed(1)} s, more than the ${windowSeconds} s a fan-out may use within the function's ${settings.timeoutSeconds} s timeout: lower inProcessMax (larger fan-outs are sharded) or raise the budget`;
+  }
+  return undefined;
+}
 
 export const STAGE_SETTINGS: Readonly<Record<DeployedStage, StageSettings>> = {
   dev: {

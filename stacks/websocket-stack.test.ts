@@ -1,8 +1,10 @@
+import { join } from "node:path";
 import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api/index.js";
 import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage/index.js";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls/index.js";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block/index.js";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration/index.js";
+import { Testing } from "cdktf";
 import {
   getToHaveResourceWithProperties,
   returnMatcherToJest,
@@ -25,6 +27,7 @@ import {
   STACK_OUTPUTS,
 } from "../functions/contract.js";
 import { localStatePath } from "./backend.js";
+import { readBundles } from "./bundle.js";
 import { STAGE_SETTINGS } from "./stages.js";
 import {
   type Fixture,
@@ -34,6 +37,7 @@ import {
   resources,
   synthesizeFixture,
 } from "./synthesized-fixture.js";
+import { WebSocketStack } from "./websocket-stack.js";
 
 const toHaveResourceWithProperties = getToHaveResourceWithProperties();
 expect.extend({
@@ -191,10 +195,12 @@ describe.each(DEPLOYED_STAGES)("the %s stack", (stage) => {
         expect([
           variables[ENV.fanoutFunction],
           variables[ENV.fanoutPageSize],
+          variables[ENV.fanoutInProcessMax],
           variables[ENV.postsPerSecond],
         ]).toEqual([
           resourceNames(stage).functionName("fanout"),
           String(settings.fanout.pageSize),
+          String(settings.fanout.inProcessMax),
           String(settings.fanout.postsPerSecond),
         ]);
       }
@@ -430,5 +436,25 @@ describe("the stages", () => {
       });
       expect(localStatePath(stage)).toMatch(/^\.\.\//);
     }
+  });
+});
+
+describe("the stage's fan-out settings", () => {
+  it("refuses to synthesize a stage whose in-process maximum its budget cannot post in time", () => {
+    const bundles = readBundles(join(fixture.root, ARTIFACTS.dir));
+    const build = (inProcessMax: number) =>
+      new WebSocketStack(Testing.app(), `check-${inProcessMax}`, {
+        stage: "dev",
+        settings: {
+          ...STAGE_SETTINGS.dev,
+          fanout: { ...STAGE_SETTINGS.dev.fanout, postsPerSecond: 1000, inProcessMax },
+        },
+        bundles,
+      });
+    // dev: 10 s timeout less the 3 s margin; positive control first.
+    expect(() => build(7000)).not.toThrow();
+    expect(() => build(8000)).toThrow(
+      /^Stage dev: fanout\.inProcessMax 8000 at 1000 posts\/s takes 8\.0 s, more than the 7 s .*Fix it in stacks\/stages\.ts\.$/,
+    );
   });
 });

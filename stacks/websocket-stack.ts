@@ -22,7 +22,7 @@ import type { FunctionBundle } from "./bundle.js";
 import { FanoutFailures } from "./fanout-failures.js";
 import { type StageEnvName, StageFunction } from "./functions.js";
 import { RegistryBucket } from "./registry-bucket.js";
-import type { StageSettings } from "./stages.js";
+import { fanoutSettingsProblem, type StageSettings } from "./stages.js";
 import { StageTopic } from "./topic.js";
 
 /**
@@ -48,6 +48,10 @@ export class WebSocketStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: WebSocketStackProps) {
     super(scope, id);
     const { stage, settings } = props;
+    const fanoutProblem = fanoutSettingsProblem(settings);
+    if (fanoutProblem !== undefined) {
+      throw new Error(`Stage ${stage}: ${fanoutProblem}. Fix it in stacks/stages.ts.`);
+    }
     this.configureTerraform(props);
 
     const accountRole = settings.apiGatewayAccountRole
@@ -135,6 +139,7 @@ export class WebSocketStack extends TerraformStack {
       [ENV.topicArn]: topic.topic.arn,
       [ENV.fanoutFunction]: names.functionName(worker),
       [ENV.fanoutPageSize]: String(props.settings.fanout.pageSize),
+      [ENV.fanoutInProcessMax]: String(props.settings.fanout.inProcessMax),
       [ENV.postsPerSecond]: String(props.settings.fanout.postsPerSecond),
     };
     const targets = {

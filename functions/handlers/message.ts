@@ -26,6 +26,7 @@ const config = readConfig("message", [
   "topicArn",
   "fanoutFunction",
   "fanoutPageSize",
+  "fanoutInProcessMax",
   "postsPerSecond",
 ]);
 const sharding = shardSettings(config);

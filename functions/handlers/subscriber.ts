@@ -20,6 +20,7 @@ const config = readConfig("subscriber", [
   "topicArn",
   "fanoutFunction",
   "fanoutPageSize",
+  "fanoutInProcessMax",
   "postsPerSecond",
 ]);
 const sharding = shardSettings(config);

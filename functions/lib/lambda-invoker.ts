@@ -6,7 +6,7 @@ import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { FANOUT } from "../contract.js";
-import type { ShardInvoker } from "./shards.js";
+import { InvokeUnansweredError, type ShardInvoker } from "./shards.js";
 
 /**
  * Lambda's Invoke with InvocationType "Event", without the SDK client: the same signed
@@ -20,10 +20,27 @@ import type { ShardInvoker } from "./shards.js";
  * The endpoint follows the SDK's configuration: AWS_ENDPOINT_URL_LAMBDA (the local stage's Lambda
  * Invoke API), else AWS_ENDPOINT_URL, else Lambda's regional endpoint. Throttling (429) and
  * server errors are retried with full-jitter backoff, FANOUT.invokeMaxAttempts attempts in all.
+ *
+ * Timeouts, in two phases as in fast-poster.ts. Until the request is written in full, Lambda
+ * cannot have queued the shard, so a stall there (SEND_TIMEOUT_MS) is retried safely. Once it is
+ * written, Lambda may have queued it: a retry could start the shard a second time and post its
+ * whole page twice. So the answer is awaited far longer (ANSWER_TIMEOUT_MS: Lambda answers an
+ * Event invoke in milliseconds; only a dead connection stays silent that long), never past the
+ * caller's deadline, and when it does not come the invoke fails with InvokeUnansweredError, which
+ * is not retried: the dispatcher hands the shard's ids on for redelivery and counts them. A
+ * connection error after the request was written (a reset keep-alive socket, typically after the
+ * function was frozen) is retried, as the SDK retries it: the server closing the socket almost
+ * always means it did not take the request.
  */
 
 const BASE_DELAY_MS = 100;
-const REQUEST_TIMEOUT_MS = 10_000;
+const SEND_TIMEOUT_MS = 10_000;
+const ANSWER_TIMEOUT_MS = 60_000;
+/**
+ * The shortest wait for an answer, even at the caller's deadline: an invoke started just before
+ * it still gets the time Lambda normally takes to answer, out of the deadline's hand-off margin.
+ */
+const MIN_ANSWER_TIMEOUT_MS = 1_000;
 
 /** Where the SDK would send a Lambda call, from the same variables it reads. */
 export function lambdaEndpoint(env: NodeJS.ProcessEnv = process.env): URL {
@@ -52,14 +69,28 @@ export class SignedShardInvoker implements ShardInvoker {
   private readonly secure: boolean;
   private readonly agent: HttpAgent;
   private readonly signer: SignatureV4;
+  private readonly sendTimeoutMs: number;
+  private readonly answerTimeoutMs: number;
+  private readonly minAnswerTimeoutMs: number;
+  private readonly baseDelayMs: number;
 
   constructor(
     options: {
       readonly endpoint?: URL;
       readonly region?: string;
       readonly credentials?: AwsCredentialIdentityProvider;
+      /** Timeouts of an attempt before and after its request is written (tests shorten them). */
+      readonly sendTimeoutMs?: number;
+      readonly answerTimeoutMs?: number;
+      readonly minAnswerTimeoutMs?: number;
+      /** Backoff base between attempts. */
+      readonly baseDelayMs?: number;
     } = {},
   ) {
+    this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
+    this.minAnswerTimeoutMs = options.minAnswerTimeoutMs ?? MIN_ANSWER_TIMEOUT_MS;
+    this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
     this.url = options.endpoint ?? lambdaEndpoint();
     this.secure = this.url.protocol === "https:";
     this.agent = this.secure
@@ -73,18 +104,37 @@ export class SignedShardInvoker implements ShardInvoker {
     });
   }
 
-  async invoke(functionName: string, payload: string): Promise<void> {
+  async invoke(
+    functionName: string,
+    payload: string,
+    options: { readonly deadline?: number } = {},
+  ): Promise<void> {
     const body = Buffer.from(payload, "utf8");
+    const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
     for (let attempt = 1; ; attempt += 1) {
       let failure: string;
       try {
-        const answer = await this.send(await this.sign(functionName, body), body);
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new Error(
+            `The asynchronous invoke of ${functionName} was not sent: the fan-out's deadline came first${attempt > 1 ? ` (after ${attempt - 1} failed attempts)` : ""}`,
+          );
+        }
+        const answer = await this.send(await this.sign(functionName, body), body, {
+          sendMs: Math.min(this.sendTimeoutMs, left),
+          answerMs: Math.max(this.minAnswerTimeoutMs, Math.min(this.answerTimeoutMs, left)),
+        });
         if (answer.status === 202) return;
         failure = `${answer.errorType ?? "Unknown"} (HTTP ${answer.status}): ${answer.body.slice(0, 200)}`;
         if (answer.status !== 429 && answer.status < 500) {
           throw new Error(`Lambda refused the asynchronous invoke of ${functionName}: ${failure}`);
         }
       } catch (error) {
+        if (error instanceof UnansweredError) {
+          throw new InvokeUnansweredError(
+            `The asynchronous invoke of ${functionName} was sent but not answered: ${error.message}; Lambda may have queued it, so it is not retried`,
+          );
+        }
         if (!(error instanceof NetworkError)) throw error;
         failure = error.message;
       }
@@ -94,7 +144,7 @@ export class SignedShardInvoker implements ShardInvoker {
         );
       }
       await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * BASE_DELAY_MS * 2 ** attempt),
+        setTimeout(resolve, Math.random() * this.baseDelayMs * 2 ** attempt),
       );
     }
   }
@@ -126,6 +176,7 @@ export class SignedShardInvoker implements ShardInvoker {
   private send(
     request: { path: string; headers: Record<string, string> },
     body: Buffer,
+    timeouts: { readonly sendMs: number; readonly answerMs: number },
   ): Promise<Answer> {
     const send = this.secure ? httpsRequest : httpRequest;
     return new Promise<Answer>((resolve, reject) => {
@@ -137,7 +188,7 @@ export class SignedShardInvoker implements ShardInvoker {
           path: request.path,
           headers: request.headers,
           agent: this.agent,
-          timeout: REQUEST_TIMEOUT_MS,
+          timeout: timeouts.sendMs,
         },
         (response: IncomingMessage) => {
           const chunks: Buffer[] = [];
@@ -154,11 +205,24 @@ export class SignedShardInvoker implements ShardInvoker {
           });
         },
       );
+      let written = false;
+      outgoing.once("finish", () => {
+        written = true;
+        outgoing.setTimeout(timeouts.answerMs);
+      });
       outgoing.on("timeout", () =>
-        outgoing.destroy(new NetworkError(`no answer within ${REQUEST_TIMEOUT_MS} ms`)),
+        outgoing.destroy(
+          written
+            ? new UnansweredError(`no answer within ${timeouts.answerMs} ms of the request`)
+            : new NetworkError(`the request could not be sent within ${timeouts.sendMs} ms`),
+        ),
       );
       outgoing.on("error", (error: Error) =>
-        reject(error instanceof NetworkError ? error : new NetworkError(error.message)),
+        reject(
+          error instanceof NetworkError || error instanceof UnansweredError
+            ? error
+            : new NetworkError(error.message),
+        ),
       );
       outgoing.end(body);
     });
@@ -170,8 +234,14 @@ export class SignedShardInvoker implements ShardInvoker {
   }
 }
 
+/** The request did not get through, or the connection failed: retried. */
 class NetworkError extends Error {
   override readonly name = "NetworkError";
+}
+
+/** The request was written and the answer timeout passed: never retried. */
+class UnansweredError extends Error {
+  override readonly name = "UnansweredError";
 }
 
 /** The invoker the dispatchers use. */

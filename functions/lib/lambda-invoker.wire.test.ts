@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FANOUT } from "../contract.js";
 import { lambdaEndpoint, SignedShardInvoker } from "./lambda-invoker.js";
+import { InvokeUnansweredError } from "./shards.js";
 
 /**
  * The signed invoker on the wire, against a Lambda Invoke API stand-in on 127.0.0.1: the request
@@ -19,8 +20,9 @@ interface Seen {
 
 const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
 const seen: Seen[] = [];
-/** Answers queued by the test; 202 once they run out. */
-const answers: { status: number; errorType?: string }[] = [];
+/** Answers queued by the test; 202 once they run out. `hold` never answers (the request is read). */
+const answers: ({ status: number; errorType?: string; delayMs?: number } | "hold")[] = [];
+const held: ServerResponse[] = [];
 let server: Server;
 let endpoint: URL;
 
@@ -36,6 +38,14 @@ beforeAll(async () => {
         body: Buffer.concat(chunks).toString("utf8"),
       });
       const answer = answers.shift() ?? { status: 202 };
+      if (answer === "hold") {
+        held.push(response);
+        return;
+      }
+      if (answer.delayMs !== undefined) {
+        setTimeout(() => response.writeHead(answer.status).end(), answer.delayMs);
+        return;
+      }
       response.writeHead(answer.status, {
         "content-type": "application/json",
         ...(answer.errorType === undefined ? {} : { "x-amzn-errortype": answer.errorType }),
@@ -53,6 +63,7 @@ afterAll(async () => {
 beforeEach(() => {
   seen.length = 0;
   answers.length = 0;
+  for (const response of held.splice(0)) response.destroy();
 });
 
 const payload = JSON.stringify({ message: "h\u00e9llo \u0001", connectionIds: ["a+/="] });
@@ -135,6 +146,86 @@ describe("SignedShardInvoker", () => {
     );
     expect(seen).toHaveLength(1);
     invoker.close();
+  });
+});
+
+describe("SignedShardInvoker's two timeouts", () => {
+  const invokerWith = (
+    timeouts: { sendTimeoutMs?: number; answerTimeoutMs?: number; minAnswerTimeoutMs?: number },
+    at: URL = endpoint,
+  ) =>
+    new SignedShardInvoker({
+      endpoint: at,
+      region: "eu-west-1",
+      credentials: async () => credentials,
+      baseDelayMs: 1,
+      ...timeouts,
+    });
+
+  it("waits for a late answer once the request is written: the send timeout no longer applies", async () => {
+    // Accepted 100 ms after the request, a hundred times the send timeout.
+    answers.push({ status: 202, delayMs: 100 });
+    const invoker = invokerWith({ sendTimeoutMs: 1, answerTimeoutMs: 10_000 });
+    await invoker.invoke("fanout", payload);
+    invoker.close();
+    expect(seen).toHaveLength(1);
+  });
+
+  it("does not retry a written request left unanswered: the shard may be queued", async () => {
+    answers.push("hold");
+    const invoker = invokerWith({ answerTimeoutMs: 30, minAnswerTimeoutMs: 1 });
+    const outcome = invoker.invoke("fanout", payload);
+    await expect(outcome).rejects.toThrow(InvokeUnansweredError);
+    await expect(outcome).rejects.toThrow(
+      /sent but not answered: no answer within 30 ms of the request; Lambda may have queued it, so it is not retried/,
+    );
+    // The next request is answered at once: had the invoker retried, the server would have seen it.
+    invoker.close();
+    expect(seen).toHaveLength(1);
+  });
+
+  it("stops waiting for an answer at the caller's deadline", async () => {
+    answers.push("hold");
+    const invoker = invokerWith({ answerTimeoutMs: 600_000, minAnswerTimeoutMs: 1 });
+    await expect(invoker.invoke("fanout", payload, { deadline: Date.now() + 30 })).rejects.toThrow(
+      InvokeUnansweredError,
+    );
+    invoker.close();
+    expect(seen).toHaveLength(1);
+  });
+
+  it("retries a request that could not be sent (positive control: the retries reach the server)", async () => {
+    // A server that accepts connections and never reads: a body larger than the socket buffers
+    // cannot be written, so every attempt stalls before Lambda could have queued anything.
+    const connections: Socket[] = [];
+    const stalled = createTcpServer((socket) => {
+      socket.pause();
+      connections.push(socket);
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, "127.0.0.1", resolve));
+    const at = new URL(`http://127.0.0.1:${(stalled.address() as AddressInfo).port}`);
+    const invoker = invokerWith({ sendTimeoutMs: 50, answerTimeoutMs: 600_000 }, at);
+    const big = "x".repeat(48 * 1024 * 1024);
+    const outcome = invoker.invoke("fanout", big);
+    await expect(outcome).rejects.toThrow(
+      new RegExp(
+        `in ${FANOUT.invokeMaxAttempts} attempts: the request could not be sent within 50 ms`,
+      ),
+    );
+    await expect(outcome).rejects.not.toThrow(InvokeUnansweredError);
+    invoker.close();
+    expect(connections).toHaveLength(FANOUT.invokeMaxAttempts);
+    for (const socket of connections) socket.destroy();
+    await new Promise((resolve) => stalled.close(resolve));
+  });
+
+  it("sends nothing once the deadline has passed", async () => {
+    const invoker = invokerWith({});
+    await expect(invoker.invoke("fanout", payload, { deadline: Date.now() - 1 })).rejects.toThrow(
+      /was not sent: the fan-out's deadline came first/,
+    );
+    invoker.close();
+    expect(seen).toHaveLength(0);
   });
 });
 

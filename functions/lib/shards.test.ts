@@ -2,13 +2,16 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FANOUT, LIMITS } from "../contract.js";
 import { mockS3 } from "../fixtures/aws.js";
+import { ManualClock } from "../fixtures/clock.js";
 import { FIXTURE_BUCKET, FIXTURE_PREFIX } from "../fixtures/events.js";
 import { LogCapture } from "../fixtures/logs.js";
+import { ConfigurationError } from "./config.js";
 import type { Poster, PostOutcome } from "./poster.js";
 import { byteLength } from "./protocol.js";
 import { Registry } from "./registry.js";
 import {
   fanOut,
+  InvokeUnansweredError,
   readShardEvent,
   type ShardEvent,
   type ShardInvoker,
@@ -27,9 +30,13 @@ afterEach(() => logs.stop());
 class Invocations implements ShardInvoker {
   readonly events: ShardEvent[] = [];
   refuse = new Set<number>();
+  unanswered = new Set<number>();
   async invoke(_name: string, payload: string): Promise<void> {
     const event = JSON.parse(payload) as ShardEvent;
     if (this.refuse.has(event.shard.index)) throw new Error("TooManyRequestsException");
+    if (this.unanswered.has(event.shard.index)) {
+      throw new InvokeUnansweredError("sent but not answered");
+    }
     this.events.push(event);
   }
 }
@@ -46,8 +53,9 @@ const ids = (n: number) => Array.from({ length: n }, (_, i) => `d${String(i).pad
 const origin = { function: "subscriber" as const, requestId: "req" };
 
 function run(
-  settings: { pageSize: number; postsPerSecond: number },
+  settings: { pageSize: number; postsPerSecond: number; inProcessMax?: number },
   deadline = Number.MAX_SAFE_INTEGER,
+  clock?: ManualClock,
 ) {
   const invoker = new Invocations();
   const poster = new Delivering();
@@ -56,8 +64,8 @@ function run(
     "frame",
     { kind: "everyone" },
     { registry, poster, invoker },
-    { functionName: "fanout", ...settings },
-    { deadline, origin },
+    { functionName: "fanout", inProcessMax: settings.pageSize, ...settings },
+    { deadline, origin, ...(clock === undefined ? {} : { clock }) },
   );
   return { invoker, poster, result };
 }
@@ -69,6 +77,42 @@ describe("fanOut", () => {
     expect(await result).toMatchObject({ delivered: 100, shards: 0, dispatched: 0 });
     expect(invoker.events).toEqual([]);
     expect(poster.posted).toHaveLength(100);
+  });
+
+  it("keeps a fan-out of up to the in-process maximum in-process, paced at the whole budget", async () => {
+    bucket.register(...ids(250));
+    const clock = new ManualClock(0);
+    const times: number[] = [];
+    const { invoker, poster, result } = run(
+      { pageSize: 100, postsPerSecond: 50, inProcessMax: 250 },
+      Number.MAX_SAFE_INTEGER,
+      clock,
+    );
+    const posting = poster.post.bind(poster);
+    poster.post = async (id: string) => {
+      times.push(clock.now());
+      return posting(id);
+    };
+    // Listing and posting interleave with the clock's timers: run it until the last post starts.
+    for (let turn = 0; turn < 1000 && times.length < 250; turn += 1) await clock.run();
+    expect(await result).toMatchObject({ delivered: 250, shards: 0, dispatched: 0 });
+    expect(invoker.events).toEqual([]);
+    expect(new Set(poster.posted)).toEqual(new Set(ids(250)));
+    // 50 posts a second, the first at once: the 250th starts 249 intervals of 20 ms later.
+    expect(Math.max(...times)).toBe(249 * 20);
+    expect(times.filter((t) => t < 1000)).toHaveLength(50);
+  });
+
+  it("shards one connection more than the in-process maximum", async () => {
+    bucket.register(...ids(251));
+    const { invoker, poster, result } = run({
+      pageSize: 100,
+      postsPerSecond: 900,
+      inProcessMax: 250,
+    });
+    expect(await result).toMatchObject({ delivered: 0, shards: 3, dispatched: 251 });
+    expect(poster.posted).toEqual([]);
+    expect(invoker.events.map((e) => e.connectionIds.length)).toEqual([100, 100, 51]);
   });
 
   it("shards a larger one by the page size, splitting the budget evenly", async () => {
@@ -106,6 +150,30 @@ describe("fanOut", () => {
     const late = run({ pageSize: 100, postsPerSecond: 900 }, 0);
     expect(await late.result).toMatchObject({ dispatched: 0, shards: 3 });
     expect(late.invoker.events).toEqual([]);
+  });
+
+  it("hands on the ids of a shard whose invoke went unanswered, saying they may arrive twice", async () => {
+    bucket.register(...ids(250));
+    const unanswered = run({ pageSize: 100, postsPerSecond: 900 });
+    unanswered.invoker.unanswered.add(2);
+    const result = await unanswered.result;
+    expect(result.undelivered).toEqual(ids(250).slice(200));
+    expect(result.dispatched).toBe(200);
+    expect(logs.withMessage(/never answered.*may receive the message twice/)).toEqual([
+      expect.objectContaining({ level: "ERROR", unanswered: 50, undelivered: 50 }),
+    ]);
+    // Positive control: a refusal is reported as one, without the warning about second copies.
+    bucket.reset();
+    bucket.register(...ids(250));
+    logs.stop();
+    logs.start();
+    const refused = run({ pageSize: 100, postsPerSecond: 900 });
+    refused.invoker.refuse.add(2);
+    expect((await refused.result).undelivered).toHaveLength(50);
+    expect(logs.withMessage(/some shards not accepted/)).toEqual([
+      expect.objectContaining({ unanswered: 0 }),
+    ]);
+    expect(logs.withMessage(/never answered/)).toEqual([]);
   });
 
   it("warns when the budget cannot post the fan-out within a worker's timeout", async () => {
@@ -171,16 +239,32 @@ describe("shard payload", () => {
 });
 
 describe("shardSettings and shardsOf", () => {
-  it("reads the page size and budget, refusing values outside their limits", () => {
-    expect(
-      shardSettings({ fanoutFunction: "f", fanoutPageSize: "1000", postsPerSecond: "1000" }),
-    ).toEqual({ functionName: "f", pageSize: 1000, postsPerSecond: 1000 });
-    expect(() =>
-      shardSettings({ fanoutFunction: "f", fanoutPageSize: "1001", postsPerSecond: "1" }),
-    ).toThrow(/FANOUT_PAGE_SIZE must be a whole number from 1 to 1000 \(got "1001"\)/);
-    expect(() =>
-      shardSettings({ fanoutFunction: "f", fanoutPageSize: "10", postsPerSecond: "0.5" }),
-    ).toThrow(/FANOUT_POSTS_PER_SECOND/);
+  it("reads the page size, in-process maximum and budget, refusing values outside their limits", () => {
+    const strings = {
+      fanoutFunction: "f",
+      fanoutPageSize: "1000",
+      fanoutInProcessMax: "1000",
+      postsPerSecond: "1000",
+    };
+    expect(shardSettings({ ...strings, fanoutInProcessMax: "5000" })).toEqual({
+      functionName: "f",
+      pageSize: 1000,
+      inProcessMax: 5000,
+      postsPerSecond: 1000,
+    });
+    expect(() => shardSettings({ ...strings, fanoutPageSize: "1001" })).toThrow(
+      /FANOUT_PAGE_SIZE must be a whole number from 1 to 1000 \(got "1001"\)/,
+    );
+    expect(() => shardSettings({ ...strings, postsPerSecond: "0.5" })).toThrow(
+      /FANOUT_POSTS_PER_SECOND/,
+    );
+    for (const bad of ["0", "10001", "1e3x", "", "2.5"]) {
+      expect(() => shardSettings({ ...strings, fanoutInProcessMax: bad })).toThrow(
+        new ConfigurationError(
+          `FANOUT_IN_PROCESS_MAX must be a whole number from 1 to ${FANOUT.inProcessMaxLimit} (got ${JSON.stringify(bad)}). Set it in the function's environment (stacks/stages.ts sets it on AWS).`,
+        ),
+      );
+    }
   });
 
   it("cuts ids into shards of at most the size, in order", () => {

@@ -1,19 +1,28 @@
 import pLimit from "p-limit";
-import { CONNECTION_ID_PATTERN, FANOUT, type FunctionName, LIMITS } from "../contract.js";
+import { CONNECTION_ID_PATTERN, ENV, FANOUT, type FunctionName, LIMITS } from "../contract.js";
 import type { Recipients } from "./addressing.js";
 import { ConfigurationError } from "./config.js";
 import { type DeliveryResult, deliver } from "./delivery.js";
 import { logger } from "./logger.js";
+import { PacedPoster } from "./paced-poster.js";
 import type { Poster } from "./poster.js";
 import { byteLength } from "./protocol.js";
 import type { Registry } from "./registry.js";
+import { type Clock, SYSTEM_CLOCK, TokenBucket } from "./token-bucket.js";
 
 /**
  * Sharded fan-out, the dispatching half: the function that received a message (message or
- * subscriber) lists the registry; a fan-out to at most `pageSize` connections is delivered
- * in-process as before, a larger one is cut into shards of `pageSize` ids and each shard handed to
- * the fan-out worker (handlers/fanout.ts) by an asynchronous invocation, with the message verbatim
- * and its share of the stage's throttle budget.
+ * subscriber) lists the registry; a fan-out to at most `inProcessMax` connections is delivered
+ * in-process, a larger one is cut into shards of `pageSize` ids and each shard handed to the
+ * fan-out worker (handlers/fanout.ts) by an asynchronous invocation, with the message verbatim and
+ * its share of the stage's throttle budget.
+ *
+ * The two settings are separate because they answer different questions. The shard size is
+ * bounded by what one shard must fit (an async payload, one redelivery: FANOUT.pageSizeMax). The
+ * in-process maximum is how large a fan-out is still worth doing without the extra invocation's
+ * latency, bounded by what one invocation can post within its time (FANOUT.inProcessMaxLimit).
+ * An in-process fan-out larger than one shard is paced at the whole budget, as its shards together
+ * would be, so raising the maximum never lets a fan-out exceed the stage's throttle budget.
  *
  * Why asynchronous invocation and not SQS: a shard is one event of at most ~1 MB (Lambda's async
  * payload limit; a page of 1,000 ids is ~20 KB and a 128 KB message at most 768 KB once
@@ -25,8 +34,12 @@ import type { Registry } from "./registry.js";
  * (latency) and a second failure path (its own redrive queue) for nothing the fan-out needs.
  *
  * Nothing is sent twice: every connection id is in exactly one shard, and a shard whose Invoke
- * was refused (after the SDK's retries) was never started, so its ids are handed back to the
- * caller as undelivered, for the redelivery path (an addressed message) to carry.
+ * was refused (after the invoker's retries) or whose request never went out was never started,
+ * so its ids are handed back to the caller as undelivered, for the redelivery path (an addressed
+ * message) to carry. One case no sender can rule out: an Invoke whose request was sent but whose
+ * answer never came (InvokeUnansweredError). Its ids are handed on too — the same choice delivery
+ * makes for a post whose answer was lost: a possible second copy rather than a possible loss —
+ * and the dispatch line counts them as `unanswered`, at error level.
  */
 
 /** What the worker receives: one shard. */
@@ -101,10 +114,11 @@ export function readShardEvent(value: unknown): ShardEventResult {
   return { ok: true, event: value as unknown as ShardEvent };
 }
 
-/** How a stage shards: the worker's name, the shard size and the budget (from ENV). */
+/** How a stage shards: the worker's name, the shard size, the in-process maximum and the budget (from ENV). */
 export interface ShardSettings {
   readonly functionName: string;
   readonly pageSize: number;
+  readonly inProcessMax: number;
   readonly postsPerSecond: number;
 }
 
@@ -122,22 +136,45 @@ function positiveInteger(name: string, value: string, max: number): number {
 export function shardSettings(config: {
   readonly fanoutFunction: string;
   readonly fanoutPageSize: string;
+  readonly fanoutInProcessMax: string;
   readonly postsPerSecond: string;
 }): ShardSettings {
   return {
     functionName: config.fanoutFunction,
-    pageSize: positiveInteger("FANOUT_PAGE_SIZE", config.fanoutPageSize, FANOUT.pageSizeMax),
+    pageSize: positiveInteger(ENV.fanoutPageSize, config.fanoutPageSize, FANOUT.pageSizeMax),
+    inProcessMax: positiveInteger(
+      ENV.fanoutInProcessMax,
+      config.fanoutInProcessMax,
+      FANOUT.inProcessMaxLimit,
+    ),
     postsPerSecond: positiveInteger(
-      "FANOUT_POSTS_PER_SECOND",
+      ENV.postsPerSecond,
       config.postsPerSecond,
       FANOUT.accountRequestsPerSecond,
     ),
   };
 }
 
-/** Hands one shard to the worker; rejects when Lambda did not accept it. */
+/**
+ * Hands one shard to the worker; rejects when Lambda did not accept it. `deadline` (epoch ms):
+ * no attempt starts after it, and no answer is awaited past it.
+ */
 export interface ShardInvoker {
-  invoke(functionName: string, payload: string): Promise<void>;
+  invoke(
+    functionName: string,
+    payload: string,
+    options?: { readonly deadline?: number },
+  ): Promise<void>;
+}
+
+/**
+ * The invoke's request was sent in full but no answer came: Lambda may have queued the shard or
+ * not, and no caller can tell which. Not retried (a retry could start the shard twice); the
+ * dispatcher hands its ids on for redelivery instead, the one case where a connection may get the
+ * message twice rather than not at all (see dispatch).
+ */
+export class InvokeUnansweredError extends Error {
+  override readonly name = "InvokeUnansweredError";
 }
 
 /** A fan-out's outcome: delivery's counts, plus what went to workers. */
@@ -159,6 +196,8 @@ export interface FanOutOptions {
   readonly deadline: number;
   readonly origin: ShardEvent["origin"];
   readonly now?: () => number;
+  /** Paces an in-process fan-out larger than one shard; the system clock when omitted. */
+  readonly clock?: Clock;
 }
 
 /** Cuts `ids` into shards of at most `size`. */
@@ -170,9 +209,9 @@ export function shardsOf(ids: readonly string[], size: number): string[][] {
 }
 
 /**
- * Sends `frame` to its recipients: addressed messages and fan-outs of at most one shard
- * in-process (delivery), larger fan-outs in shards through the worker. Rejects only when the
- * registry cannot be listed — before anything was dispatched.
+ * Sends `frame` to its recipients: addressed messages and fan-outs of at most `inProcessMax`
+ * connections in-process (delivery), larger fan-outs in shards through the worker. Rejects only
+ * when the registry cannot be listed — before anything was posted or dispatched.
  */
 export async function fanOut(
   frame: string,
@@ -186,16 +225,22 @@ export async function fanOut(
     const result = await deliver(frame, recipients, { registry, poster }, options);
     return { ...result, shards: 0, dispatched: 0 };
   }
-  // The whole registry is listed before the first shard goes out: each shard's share of the
-  // budget depends on how many there are.
+  // The whole registry is listed before the first post or shard: whether to shard depends on how
+  // many connections there are, and each shard's share of the budget on how many shards.
   const ids: string[] = [];
   for await (const page of registry.pages()) ids.push(...page);
-  if (ids.length <= settings.pageSize) {
+  if (ids.length <= settings.inProcessMax) {
+    // Delivery posts these page by page (LIMITS.s3PageSize), the next page queued while one drains.
+    const clock = options.clock ?? SYSTEM_CLOCK;
+    const paced =
+      ids.length > settings.pageSize
+        ? new PacedPoster(poster, new TokenBucket(settings.postsPerSecond, clock), options.deadline)
+        : poster;
     const result = await deliver(
       frame,
       { kind: "connections", connectionIds: ids },
-      { registry, poster },
-      options,
+      { registry, poster: paced },
+      { deadline: options.deadline, now: options.now ?? (() => clock.now()) },
     );
     return { ...result, shards: 0, dispatched: 0 };
   }
@@ -214,6 +259,7 @@ async function dispatch(
   const limit = pLimit(FANOUT.dispatchConcurrency);
   const undelivered: string[] = [];
   const refused: { shard: number; error: string }[] = [];
+  let unanswered = 0;
   let dispatched = 0;
   let invoked = 0;
   const frameBytes = byteLength(frame);
@@ -242,11 +288,12 @@ async function dispatch(
           return;
         }
         try {
-          await invoker.invoke(settings.functionName, payload);
+          await invoker.invoke(settings.functionName, payload, { deadline: options.deadline });
           invoked += 1;
           dispatched += connectionIds.length;
         } catch (error) {
           undelivered.push(...connectionIds);
+          if (error instanceof InvokeUnansweredError) unanswered += connectionIds.length;
           refused.push({
             shard: index,
             error: error instanceof Error ? error.message : String(error),
@@ -262,10 +309,12 @@ async function dispatch(
     shards: shards.length,
     invoked,
     pageSize: settings.pageSize,
+    inProcessMax: settings.inProcessMax,
     budget: settings.postsPerSecond,
     postsPerSecondPerShard: postsPerSecond,
     frameBytes,
     undelivered: undelivered.length,
+    unanswered,
     worker: settings.functionName,
     // Every shard posts for about this long: the budget, not the workers, sets the pace.
     expectedSeconds: Math.ceil(connections / settings.postsPerSecond),
@@ -276,7 +325,12 @@ async function dispatch(
       summary,
     );
   }
-  if (refused.length > 0) {
+  if (unanswered > 0) {
+    logger.error(
+      "Fan-out dispatched, some shard invokes sent but never answered: their connections are handed on and may receive the message twice (if Lambda had queued the shard)",
+      { ...summary, refused: refused.slice(0, 10) },
+    );
+  } else if (refused.length > 0) {
     logger.error("Fan-out dispatched, some shards not accepted: their connections are handed on", {
       ...summary,
       refused: refused.slice(0, 10),

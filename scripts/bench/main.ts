@@ -14,11 +14,15 @@ import { Arrivals, type FanOutPath, type FanOutResult, fanOutScenario } from "./
 import { posterComparison } from "./poster-comparison.js";
 import { passed } from "./receipts.js";
 import { type BenchReport, benchTables, judgeGoals, summarize } from "./report.js";
+import {
+  SHARD_PAGE_SIZES,
+  type ShardRun,
+  shardConfigurations,
+  shardEnvironment,
+  shardGoals,
+} from "./shards.js";
 import { synthComparison } from "./synth.js";
 import { Worker } from "./worker.js";
-
-/** Shard sizes the shards section compares (the contract's maximum page first). */
-const SHARD_PAGE_SIZES = [FANOUT.pageSizeMax, 500, 250] as const;
 
 const usage = `
 Usage: npm run bench [-- options]
@@ -36,9 +40,10 @@ Measures, side by side in one run on 127.0.0.1 (never against fixed times: machi
   cold-start each bundle imported in fresh processes (median), and its size
   synth      \`npm run synth\`'s per-resource imports against the provider's package root: wall
              time and peak memory, in fresh processes
-  shards     sharded fan-out at N = --shard-clients through the stage's SNS, one fresh stage per
-             shard size (FANOUT_PAGE_SIZE ${SHARD_PAGE_SIZES.join(", ")}): time to last client
-             against the number of shards, every receipt audited
+  shards     fan-out at N = --shard-clients through the stage's SNS, one fresh stage each:
+             unsharded (FANOUT_IN_PROCESS_MAX = N, the subscriber posts to everyone) and sharded
+             per shard size (FANOUT_PAGE_SIZE ${SHARD_PAGE_SIZES.join(", ")}): time to last client
+             against the number of shards and against unsharded, every receipt audited
 A lost, duplicated or unknown message fails the run (exit 1); goals missed are reported, not
 failed (they are ratios on a shared machine). Progress goes to stderr.
 
@@ -116,6 +121,7 @@ function functionEnvironment(outputs: LocalStageOutputs): Record<string, string 
     [ENV.topicArn]: outputs.topicArn,
     [ENV.fanoutFunction]: "fanout",
     [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
+    [ENV.fanoutInProcessMax]: String(FANOUT.inProcessMaxDefault),
     [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
     [ENV.serviceName]: "bench-subscriber",
     [ENV.logLevel]: "INFO",
@@ -130,12 +136,6 @@ function functionEnvironment(outputs: LocalStageOutputs): Record<string, string 
     AWS_ENDPOINT_URL_LAMBDA: outputs.endpoints.lambda,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
-}
-
-interface ShardRun {
-  readonly pageSize: number;
-  readonly shards: number;
-  readonly result: FanOutResult;
 }
 
 class BenchTimeoutError extends ExpectedError {
@@ -325,15 +325,14 @@ runCommand(async () => {
     }
     const shards: ShardRun[] = [];
     if (sections.has("shards")) {
-      for (const pageSize of SHARD_PAGE_SIZES) {
-        // A fresh stage per shard size: FANOUT_PAGE_SIZE is read at the functions' cold start.
-        progress(`shards: starting a local stage with FANOUT_PAGE_SIZE=${pageSize}`);
+      const { configurations, skipped } = shardConfigurations(shardClients);
+      if (skipped !== undefined) progress(`shards: no ${skipped}`);
+      for (const configuration of configurations) {
+        // A fresh stage each: the fan-out settings are read at the functions' cold start.
+        progress(`shards: starting a local stage, ${configuration.label}`);
         const { stage, clients, outputs, rawUrl } = await startStage(
-          `stage (shards of ${pageSize})`,
-          {
-            [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
-            [ENV.fanoutPageSize]: String(pageSize),
-          },
+          `stage (${configuration.label})`,
+          shardEnvironment(configuration, BENCH_POSTS_PER_SECOND),
         );
         const bench = {
           stage,
@@ -344,6 +343,7 @@ runCommand(async () => {
           arrivals: new Arrivals(clients),
         };
         try {
+          const loadBefore = loadavg()[0] ?? 0;
           const result = await fanOutScenario(bench, {
             clients: shardClients,
             messages: messages ?? defaultMessages(shardClients),
@@ -351,10 +351,14 @@ runCommand(async () => {
             drain: false,
             onProgress: progress,
           });
-          shards.push({ pageSize, shards: Math.ceil(shardClients / pageSize), result });
+          shards.push({
+            configuration,
+            result,
+            loadAverage: { start: loadBefore, end: loadavg()[0] ?? 0 },
+          });
         } catch (error) {
           if (!(error instanceof ExpectedError)) throw error;
-          errors.push(`shards of ${pageSize}: ${error.message}`);
+          errors.push(`${configuration.label}: ${error.message}`);
           break;
         } finally {
           await Promise.all([stage.stop(), clients.stop()]);
@@ -408,7 +412,7 @@ runCommand(async () => {
     for (const [channel, audit] of Object.entries(run.result.audits)) {
       if (!passed(audit)) {
         failures.push(
-          `shards of ${run.pageSize} ${channel}: ${audit.lost} lost, ${audit.duplicated} duplicated, ${audit.unknown} unknown (${audit.examples.join("; ")})`,
+          `${run.configuration.label} ${channel}: ${audit.lost} lost, ${audit.duplicated} duplicated, ${audit.unknown} unknown (${audit.examples.join("; ")})`,
         );
       }
     }
@@ -432,14 +436,20 @@ runCommand(async () => {
     posters: measured.posters,
     shards: measured.shards.map((run) => ({
       clients: run.result.clients,
-      pageSize: run.pageSize,
-      shards: run.shards,
+      pageSize: run.configuration.pageSize,
+      shards: run.configuration.shards,
+      // The machine is shared: each row's own load, to judge the rows against each other.
+      loadAverage: run.loadAverage,
       sns: summarize(run.result).find((path) => path.path === "sns"),
     })),
     coldStart: measured.coldStart,
     synth: measured.synth,
   };
-  const report: BenchReport = { ...partial, goals: judgeGoals(partial), failures };
+  const report: BenchReport = {
+    ...partial,
+    goals: [...judgeGoals(partial), ...shardGoals(partial.shards)],
+    failures,
+  };
   process.stdout.write(
     args.values.json === true ? `${JSON.stringify(report)}\n` : `${benchTables(report)}\n`,
   );

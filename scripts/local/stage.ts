@@ -237,6 +237,7 @@ function functionEnvironment(
     // accepts it. Until that API exists, only fan-outs of one shard or less work locally.
     [ENV.fanoutFunction]: "fanout",
     [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
+    [ENV.fanoutInProcessMax]: String(FANOUT.inProcessMaxDefault),
     [ENV.postsPerSecond]: String(FANOUT.postsPerSecondDefault),
     [ENV.logLevel]: process.env[ENV.logLevel] ?? "INFO",
     AWS_REGION: LOCAL.region,
