@@ -1,5 +1,6 @@
+import { isMainThread } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
-import { breakdown } from "./cpu-profile.js";
+import { breakdown, threadCpu, withOtherThreads } from "./cpu-profile.js";
 
 const frame = (url: string, functionName = "f") => ({ url, functionName });
 
@@ -32,4 +33,34 @@ describe("CPU breakdown by part of the local stage", () => {
     });
     expect(result.totalMs).toBe(6);
   });
+});
+
+describe("the stage's CPU with its other threads", () => {
+  it("scales the main thread's profile to its CPU and charges the other threads to the functions", () => {
+    const profile = { ms: { gateway: 300, "S3 stand-in": 100, function: 0 }, totalMs: 400 };
+    const result = withOtherThreads(
+      profile,
+      { mainMs: 1000, otherThreadsMs: 5000 },
+      { mainMs: 1200, otherThreadsMs: 5600 },
+    );
+    // 200 ms on the main thread, split 3:1 as the samples were; 600 ms elsewhere.
+    expect(result.ms).toEqual({ gateway: 150, "S3 stand-in": 50, function: 600 });
+    expect(result.totalMs).toBe(800);
+  });
+
+  // The main thread is the process's own; a test pool running this file in a worker thread cannot spin it.
+  it.runIf(process.platform === "linux" && isMainThread)(
+    "reads this process's threads from /proc",
+    async () => {
+      const before = threadCpu();
+      const started = performance.now();
+      // Busy on the main thread until the kernel has counted some of it (10 ms ticks).
+      let spins = 0;
+      while (threadCpu()?.mainMs === before?.mainMs && performance.now() - started < 5000) spins++;
+      const after = threadCpu();
+      expect(before).toBeDefined();
+      expect(spins).toBeGreaterThan(0);
+      expect(after?.mainMs ?? 0).toBeGreaterThan(before?.mainMs ?? 0);
+    },
+  );
 });

@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { WebSocketServer } from "ws";
 import type { EnvName } from "../../functions/contract.js";
 import { type RunningLocalStage, startLocalStage } from "../local/stage.js";
-import { type CpuBreakdown, Profiler } from "./cpu-profile.js";
+import {
+  type CpuBreakdown,
+  Profiler,
+  type ThreadCpu,
+  threadCpu,
+  withOtherThreads,
+} from "./cpu-profile.js";
 import { serve } from "./worker.js";
 
 /**
@@ -17,6 +23,7 @@ let raw: WebSocketServer | undefined;
 let stateDir: string | undefined;
 let profiler: Profiler | undefined;
 let cpuStarted: NodeJS.CpuUsage | undefined;
+let threadsStarted: ThreadCpu | undefined;
 
 serve({
   async start(args) {
@@ -45,11 +52,18 @@ serve({
     if (args.action === "start") {
       profiler = new Profiler();
       cpuStarted = process.cpuUsage();
+      threadsStarted = threadCpu();
       await profiler.start();
       return {};
     }
     const cpu = process.cpuUsage(cpuStarted);
-    const result: CpuBreakdown | undefined = await profiler?.stop();
+    const threadsStopped = threadCpu();
+    const profiled: CpuBreakdown | undefined = await profiler?.stop();
+    // Where /proc tells threads apart, the functions' share (their worker threads) is counted too.
+    const result =
+      profiled !== undefined && threadsStarted !== undefined && threadsStopped !== undefined
+        ? withOtherThreads(profiled, threadsStarted, threadsStopped)
+        : profiled;
     profiler = undefined;
     return { breakdown: result, cpuMs: (cpu.user + cpu.system) / 1000 };
   },

@@ -68,6 +68,37 @@ describe("npm start", () => {
     await expect(access(join(dir, "state", "local.json"))).rejects.toThrow();
   });
 
+  it("names every endpoint in its banner, the Lambda Invoke API's included", async () => {
+    const [command, args, options] = cli(["--port", "0", "--dist-dir", join(dir, "dist")]);
+    const started = spawn(command, args, {
+      env: { ...options.env, [STATE_DIR_ENV]: join(dir, "state-banner"), NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = started;
+    const banner: string[] = [];
+    for await (const line of createInterface({ input: started.stdout })) {
+      banner.push(line);
+      if (line.trimStart().startsWith("Logs")) break;
+    }
+    const endpoint = (label: string) =>
+      banner
+        .find((line) => line.trimStart().startsWith(`${label} `))
+        ?.trim()
+        .split(/\s+/)[1];
+    expect(endpoint("WebSocket")).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/local$/);
+    expect(endpoint("Management")).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/local$/);
+    const ports = ["S3", "SNS", "Lambda"].map((label) => {
+      const url = endpoint(label);
+      expect(url, label).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      return new URL(url as string).port;
+    });
+    // Three stand-ins, three ports: a label printing another's endpoint would repeat one.
+    expect(new Set(ports).size).toBe(3);
+    const exited = once(started, "exit");
+    started.kill("SIGINT");
+    expect(await exited).toEqual([0, null]);
+  });
+
   it("takes interrupts moments apart as one Ctrl-C: every $disconnect still runs", async () => {
     const stateDir = join(dir, "state-relayed");
     const [command, args, options] = cli([

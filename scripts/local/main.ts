@@ -180,7 +180,10 @@ runCommand(async () => {
       [
         `Local stage ready in ${startMs} ms`,
         `  WebSocket  ${outputs.websocketUrl}`,
-        `  Topic      ${outputs.topicArn}`,
+        `  Management ${outputs.managementEndpoint}   (@connections)`,
+        `  S3         ${outputs.endpoints.s3}`,
+        `  SNS        ${outputs.endpoints.sns}   topic ${outputs.topicArn}`,
+        `  Lambda     ${outputs.endpoints.lambda}   (Invoke API)`,
         `  Connect    npm run connect -- ${LOCAL_STAGE}`,
         `  Publish    npm run send-data -- ${LOCAL_STAGE} '{"hello":"world"}'`,
         `  Logs       ${shortPath(stage.logFile)}   (Ctrl-C stops)`,

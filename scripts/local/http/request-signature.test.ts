@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readBody } from "./request-body.js";
 import {
+  cachedSigningKeys,
   checkSignature,
   generateStageCredentials,
   isLoopbackHost,
@@ -149,6 +150,51 @@ describe("checkSignature", () => {
     expect(await outcome(await send("execute-api", wrongSecret))).toBe(
       "403 InvalidSignatureException",
     );
+  });
+
+  it("keeps refusing a wrong secret once the right one's signing key is cached", async () => {
+    // Twice each way, in both orders: a key cached by an accepted request verifies nothing else.
+    for (let round = 0; round < 2; round++) {
+      expect(await outcome(await send("s3", stageCredentials))).toBe("200 served");
+      expect(await outcome(await send("s3", wrongSecret))).toBe("403 SignatureDoesNotMatch");
+    }
+    expect(await outcome(await send("sns", wrongSecret))).toBe("403 SignatureDoesNotMatch");
+    expect(await outcome(await send("sns", stageCredentials))).toBe("200 served");
+  });
+
+  it("never verifies one stage's signature with the key cached for another stage's secret", async () => {
+    const other = { accessKeyId: stageCredentials.accessKeyId, secretAccessKey: "other-secret" };
+    const { server, url } = await serve({ service: "s3", strict: true, stageCredentials: other });
+    try {
+      const get = (credentials: typeof other, base: string) =>
+        signedFetch(`${base}/bucket/key`, { method: "GET" }, { service: "s3", credentials });
+      const first = strict.get("s3") as string;
+      // Same access key, scope and day on both stages: only the secret tells their keys apart.
+      expect(await outcome(await get(stageCredentials, first))).toBe("200 served");
+      expect(await outcome(await get(stageCredentials, url))).toBe("403 SignatureDoesNotMatch");
+      expect(await outcome(await get(other, url))).toBe("200 served");
+      expect(await outcome(await get(other, first))).toBe("403 SignatureDoesNotMatch");
+    } finally {
+      server.close();
+      await once(server, "close");
+    }
+  });
+
+  it("bounds the signing keys it caches, and verifies a scope whose key was dropped", async () => {
+    const signIn = (region: string, credentials = stageCredentials) =>
+      signedFetch(
+        `${loopback.get("sns")}/`,
+        { method: "POST", body: form },
+        { service: "sns", credentials, region },
+      );
+    expect(await outcome(await signIn("eu-west-1"))).toBe("200 served");
+    for (let i = 0; i < 80; i++) {
+      expect(await outcome(await signIn(`test-region-${i}`))).toBe("200 served");
+    }
+    expect(cachedSigningKeys()).toBe(64);
+    // eu-west-1's key was the oldest, so it is gone: derived again, right and wrong alike.
+    expect(await outcome(await signIn("eu-west-1"))).toBe("200 served");
+    expect(await outcome(await signIn("eu-west-1", wrongSecret))).toBe("403 SignatureDoesNotMatch");
   });
 
   it("says what it signed when the stage's key does not match, as S3 does", async () => {

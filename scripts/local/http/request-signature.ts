@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 import { Sha256 } from "@smithy/core/checksum";
@@ -6,10 +6,11 @@ import {
   ALGORITHM_IDENTIFIER,
   createScope,
   getCanonicalHeaders,
+  KEY_TYPE_IDENTIFIER,
   SignatureV4,
   UNSIGNED_PAYLOAD,
 } from "@smithy/signature-v4";
-import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
+import type { HttpRequest } from "@smithy/types";
 import {
   rejectionFor,
   type SignatureProblem,
@@ -114,6 +115,8 @@ interface Claim {
   readonly signature: string;
   /** X-Amz-Date, YYYYMMDD'T'HHMMSS'Z'. */
   readonly longDate: string;
+  /** longDate as epoch milliseconds. */
+  readonly signedAt: number;
   readonly expiresSeconds?: number;
 }
 
@@ -148,13 +151,19 @@ function single(query: Record<string, string | string[]>, name: string): string 
   return Array.isArray(value) ? value[0] : value;
 }
 
-const LONG_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+const LONG_DATE = /^\d{8}T\d{6}Z$/;
 
 function parseLongDate(text: string): number | undefined {
-  const match = LONG_DATE.exec(text);
-  if (match === null) return undefined;
-  const [, y, mo, d, h, mi, s] = match.map(Number) as [number, ...number[]];
-  const time = Date.UTC(y as number, (mo as number) - 1, d, h, mi, s);
+  if (!LONG_DATE.test(text)) return undefined;
+  const digits = (from: number, to: number) => Number(text.slice(from, to));
+  const time = Date.UTC(
+    digits(0, 4),
+    digits(4, 6) - 1,
+    digits(6, 8),
+    digits(9, 11),
+    digits(11, 13),
+    digits(13, 15),
+  );
   return Number.isNaN(time) ? undefined : time;
 }
 
@@ -193,6 +202,7 @@ function headerClaim(request: IncomingMessage, authorization: string): Parsed {
   const signedHeaders = fields.get("SignedHeaders");
   const signature = fields.get("Signature");
   const longDate = headerText(request, "x-amz-date");
+  const signedAt = longDate === undefined ? undefined : parseLongDate(longDate);
   if (credential === undefined || !signedHeaders || !signature) {
     return {
       problem: {
@@ -202,7 +212,7 @@ function headerClaim(request: IncomingMessage, authorization: string): Parsed {
       },
     };
   }
-  if (longDate === undefined || parseLongDate(longDate) === undefined) {
+  if (longDate === undefined || signedAt === undefined) {
     return {
       problem: {
         kind: "malformed",
@@ -217,6 +227,7 @@ function headerClaim(request: IncomingMessage, authorization: string): Parsed {
       signedHeaders: signedHeaders.split(";"),
       signature,
       longDate,
+      signedAt,
     },
   };
 }
@@ -228,10 +239,11 @@ function queryClaim(query: Record<string, string | string[]>): Parsed {
   const expires = Number(single(query, "X-Amz-Expires"));
   const signedHeaders = single(query, "X-Amz-SignedHeaders");
   const signature = single(query, "X-Amz-Signature");
+  const signedAt = parseLongDate(longDate);
   if (
     algorithm !== ALGORITHM_IDENTIFIER ||
     credential === undefined ||
-    parseLongDate(longDate) === undefined ||
+    signedAt === undefined ||
     !Number.isInteger(expires) ||
     expires < 1 ||
     expires > MAX_PRESIGNED_SECONDS ||
@@ -252,14 +264,52 @@ function queryClaim(query: Record<string, string | string[]>): Parsed {
       signedHeaders: signedHeaders.split(";"),
       signature,
       longDate,
+      signedAt,
       expiresSeconds: expires,
     },
   };
 }
 
-/** The SDK's signer, asked for the signature of a canonical request it did not build itself. */
+/**
+ * Derived signing keys (four HMACs each), by secret and scope: every request of a day signed for
+ * one region and service shares one. Bounded, oldest first out, since scopes are the client's to
+ * choose. The secret is part of the key, so a key derived for one stage's secret never verifies a
+ * signature made with another.
+ */
+const SIGNING_KEYS_MAX = 64;
+const signingKeys = new Map<string, Buffer>();
+
+function signingKey(secret: string, scopeDate: string, region: string, service: string): Buffer {
+  const cacheKey = `${secret}\n${scopeDate}\n${region}\n${service}`;
+  let key = signingKeys.get(cacheKey);
+  if (key === undefined) {
+    key = Buffer.from(`AWS4${secret}`);
+    for (const part of [scopeDate, region, service, KEY_TYPE_IDENTIFIER]) {
+      key = createHmac("sha256", key).update(part).digest();
+    }
+    if (signingKeys.size >= SIGNING_KEYS_MAX) {
+      signingKeys.delete(signingKeys.keys().next().value as string);
+    }
+    signingKeys.set(cacheKey, key);
+  }
+  return key;
+}
+
+/** How many derived signing keys are cached (for the tests of the bound). */
+export function cachedSigningKeys(): number {
+  return signingKeys.size;
+}
+
+/**
+ * The SDK's signer, asked for the canonical request of a request it did not build itself (its
+ * canonical path, query and headers code, the same the clients sign with). The string to sign and
+ * the signature over it are SigV4's last two steps, done here with a cached signing key.
+ */
 class SignatureCheck extends SignatureV4 {
-  constructor(service: SignedService, credentials: AwsCredentialIdentity) {
+  constructor(
+    service: SignedService,
+    private readonly credentials: StageCredentials,
+  ) {
     super({
       service,
       region: "us-east-1",
@@ -271,11 +321,11 @@ class SignatureCheck extends SignatureV4 {
     });
   }
 
-  async expected(
+  expected(
     request: HttpRequest,
     claim: Claim,
     payloadHash: string,
-  ): Promise<{ signature: string; stringToSign: string; canonicalRequest: string }> {
+  ): { signature: string; stringToSign: string; canonicalRequest: string } {
     const signedSet = new Set(claim.signedHeaders);
     const signedOnly: Record<string, string> = {};
     for (const name of claim.signedHeaders) {
@@ -288,19 +338,19 @@ class SignatureCheck extends SignatureV4 {
       signedSet,
     );
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
-    const stringToSign = await this.createStringToSign(
+    const stringToSign = [
+      ALGORITHM_IDENTIFIER,
       claim.longDate,
       createScope(claim.scopeDate, claim.region, claim.service),
-      canonicalRequest,
-      ALGORITHM_IDENTIFIER,
+      createHash("sha256").update(canonicalRequest).digest("hex"),
+    ].join("\n");
+    const key = signingKey(
+      this.credentials.secretAccessKey,
+      claim.scopeDate,
+      claim.region,
+      claim.service,
     );
-    const scopeTime = parseLongDate(`${claim.scopeDate}T000000Z`) ?? 0;
-    // The SDK signs a string to sign with the key it derives for the scope: the last step of signing.
-    const signature = await this.sign(stringToSign, {
-      signingDate: new Date(scopeTime),
-      signingRegion: claim.region,
-      signingService: claim.service,
-    });
+    const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
     return { signature, stringToSign, canonicalRequest };
   }
 }
@@ -376,7 +426,7 @@ async function findProblem(
   const { claim } = parsed;
 
   const now = (policy.now ?? Date.now)();
-  const signedAt = parseLongDate(claim.longDate) as number;
+  const { signedAt } = claim;
   if (claim.expiresSeconds !== undefined && now > signedAt + claim.expiresSeconds * 1000) {
     return {
       kind: "expired",
@@ -420,7 +470,7 @@ async function findProblem(
     query,
     headers,
   };
-  const expected = await signerFor(policy.service, stage).expected(signed, claim, payload.hash);
+  const expected = signerFor(policy.service, stage).expected(signed, claim, payload.hash);
   if (claim.service !== policy.service || !sameText(expected.signature, claim.signature)) {
     return {
       kind: "mismatch",

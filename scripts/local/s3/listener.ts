@@ -216,10 +216,10 @@ function decodeUriPart(encoded: string): string {
 async function handle(
   store: S3Store,
   request: IncomingMessage,
+  url: URL,
   body: Buffer,
   response: ServerResponse,
 ): Promise<void> {
-  const url = new URL(request.url ?? "/", "http://s3.local");
   const method = request.method ?? "GET";
   const [bucketSegment = "", ...keySegments] = url.pathname.slice(1).split("/");
   const bucket = decodeUriPart(bucketSegment);
@@ -338,8 +338,7 @@ async function handle(
 }
 
 /** PutObject, ListObjectsV2, DeleteObject and DeleteObjects: the calls faults may hit. */
-function isRegistryCall(request: IncomingMessage): boolean {
-  const url = new URL(request.url ?? "/", "http://s3.local");
+function isRegistryCall(request: IncomingMessage, url: URL): boolean {
   if (request.method === "GET") return url.searchParams.get("list-type") === "2";
   return true;
 }
@@ -363,10 +362,11 @@ export function s3Listener(
         response.writeHead(rejected.status, rejected.headers).end(rejected.body);
         return;
       }
+      const url = new URL(request.url ?? "/", "http://s3.local");
       // Writes, lists and deletes are what the registry does; reads stay reliable.
       if (
         ["PUT", "POST", "DELETE", "GET"].includes(request.method ?? "") &&
-        isRegistryCall(request) &&
+        isRegistryCall(request, url) &&
         faults.s3()
       ) {
         throw new S3Error(
@@ -375,7 +375,7 @@ export function s3Listener(
           "Please reduce your request rate. (fault injected by the local stage)",
         );
       }
-      await handle(store, request, body, response);
+      await handle(store, request, url, body, response);
     };
     serve().catch((error: unknown) => {
       let s3Error: S3Error;
