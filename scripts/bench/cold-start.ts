@@ -47,6 +47,7 @@ const COLD_START_VALUES: Record<EnvName, string> = {
   [ENV.fanoutFunction]: "bench-fanout",
   [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
   [ENV.postsPerSecond]: String(FANOUT.postsPerSecondDefault),
+  [ENV.fanoutInProcessMax]: String(FANOUT.inProcessMaxDefault),
   [ENV.serviceName]: "bench",
   [ENV.logLevel]: "INFO",
 };
