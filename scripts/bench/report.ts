@@ -234,8 +234,9 @@ export function benchTables(report: BenchReport): string {
         ["N", "shard size", "shards", "msgs/s", "last client p50", "p99"],
         report.shards.map((run) => [
           String(run.clients),
-          String(run.pageSize),
-          String(run.shards),
+          // No shards: the whole fan-out in the function that received it.
+          run.shards === 0 ? "– (in-process)" : String(run.pageSize),
+          run.shards === 0 ? "unsharded" : String(run.shards),
           run.sns === undefined ? "–" : fixed(run.sns.messagesPerSecond),
           run.sns === undefined ? "–" : `${fixed(run.sns.p50Ms, 1)} ms`,
           run.sns === undefined ? "–" : `${fixed(run.sns.p99Ms, 1)} ms`,
