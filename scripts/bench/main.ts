@@ -37,7 +37,8 @@ Measures, side by side in one run on 127.0.0.1 (never against fixed times: machi
              last client p50/p99, function CPU per message; every client's receipts audited
   connect    connections per second through $connect (registry write included) while the fan-out
              clients open, with the stage's CPU split by part (gateway, invoker, function, S3)
-  cold-start each bundle imported in fresh processes (median), and its size
+  cold-start each bundle imported in fresh processes: wall time (median), CPU (least), size;
+             with --baseline, next to its bundle from that commit
   synth      \`npm run synth\`'s per-resource imports against the provider's package root: wall
              time and peak memory, in fresh processes
   shards     fan-out at N = --shard-clients through the stage's SNS, one fresh stage each:
@@ -53,7 +54,7 @@ failed (they are ratios on a shared machine). Progress goes to stderr.
   --sections <list>    posters,fanout,cold-start,synth,shards (default all; connect is part of fanout)
   --shard-clients <n>  clients in the shards section          (default 5000)
   --posts <n>          posts per poster and round             (default 5000; 5 rounds)
-  --cold-runs <n>      fresh processes per bundle             (default 5)
+  --cold-runs <n>      fresh processes per bundle             (default 11)
   --baseline <ref>     also bundle functions/ as it was at this commit and import each of its
                        bundles in turn with today's, for "no slower than before" in one run
   --synth-runs <n>     synths of each kind                    (default 2)
@@ -174,7 +175,7 @@ runCommand(async () => {
     list("sections", args.values.sections ?? SECTIONS.join(","), SECTIONS),
   );
   const posts = count("posts", args.values.posts) ?? 5000;
-  const coldRuns = count("cold-runs", args.values["cold-runs"]) ?? 5;
+  const coldRuns = count("cold-runs", args.values["cold-runs"]) ?? 11;
   const baselineRef = args.values.baseline;
   const synthRuns = count("synth-runs", args.values["synth-runs"]) ?? 2;
   const timeoutS = count("timeout", args.values.timeout) ?? 1800;

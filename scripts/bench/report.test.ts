@@ -182,7 +182,7 @@ describe("bench report", () => {
       importMs: [wallMs],
       medianMs: wallMs,
       importCpuMs: [cpuMs],
-      medianCpuMs: cpuMs,
+      leastCpuMs: cpuMs,
     });
     const commit = "fffd7c6f00000000000000000000000000000000";
     const report = (messageCpuMs: number) => ({

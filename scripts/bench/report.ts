@@ -252,22 +252,22 @@ export function benchTables(report: BenchReport): string {
           "bundle",
           "size (bytes)",
           "cold import (median)",
-          "of which CPU",
+          "CPU (least)",
           "runs",
           ...(commit === undefined
             ? []
             : [
                 `at ${commit.slice(0, 7)}: size`,
                 "cold import (median)",
-                "of which CPU",
+                "CPU (least)",
                 "CPU today / then",
               ]),
         ],
-        report.coldStart.map(({ fn, bytes, medianMs, medianCpuMs, importMs, baseline }) => [
+        report.coldStart.map(({ fn, bytes, medianMs, leastCpuMs, importMs, baseline }) => [
           fn,
           bytes.toLocaleString("en-US"),
           `${fixed(medianMs)} ms`,
-          `${fixed(medianCpuMs)} ms`,
+          `${fixed(leastCpuMs)} ms`,
           importMs.map((ms) => fixed(ms)).join(", "),
           ...(commit === undefined
             ? []
@@ -276,8 +276,8 @@ export function benchTables(report: BenchReport): string {
               : [
                   baseline.bytes.toLocaleString("en-US"),
                   `${fixed(baseline.medianMs)} ms`,
-                  `${fixed(baseline.medianCpuMs)} ms`,
-                  `${(medianCpuMs / baseline.medianCpuMs).toFixed(2)}`,
+                  `${fixed(baseline.leastCpuMs)} ms`,
+                  `${(leastCpuMs / baseline.leastCpuMs).toFixed(2)}`,
                 ]),
         ]),
       ),
@@ -365,8 +365,8 @@ export function judgeGoals(report: Omit<BenchReport, "goals" | "failures">): Goa
       met: largest <= MAX_BUNDLE_BYTES,
     });
     // Judged on CPU time: wall time on a shared machine is mostly the neighbours' load.
-    const compared = report.coldStart.flatMap(({ fn, medianCpuMs, baseline }) =>
-      baseline === undefined ? [] : [{ fn, ratio: medianCpuMs / baseline.medianCpuMs, baseline }],
+    const compared = report.coldStart.flatMap(({ fn, leastCpuMs, baseline }) =>
+      baseline === undefined ? [] : [{ fn, ratio: leastCpuMs / baseline.leastCpuMs, baseline }],
     );
     const slowest = compared.sort((a, b) => b.ratio - a.ratio)[0];
     if (slowest !== undefined) {
