@@ -1,3 +1,4 @@
+import { cpus } from "node:os";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { SNSEvent } from "aws-lambda";
@@ -5,6 +6,7 @@ import { LOCAL, type StageOutputs } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import type { PosterVariant } from "./bundle-variants.js";
 import type { CpuBreakdown } from "./cpu-profile.js";
+import { type CpuTicks, coresBusy, cpuTicks } from "./machine-busy.js";
 import { type Audit, benchFrame, passed } from "./receipts.js";
 import { type Worker, wallClock } from "./worker.js";
 
@@ -66,6 +68,11 @@ export interface PathResult {
   readonly systemCpuMs: readonly number[];
   /** Deliveries the function reported, per invocation (function-host paths only). */
   readonly delivered: readonly number[];
+  /**
+   * Cores the whole machine kept busy from trigger to last client, over the measured messages
+   * (undefined where /proc/stat cannot be read).
+   */
+  readonly coresBusy?: number | undefined;
 }
 
 export interface FanOutResult {
@@ -220,8 +227,19 @@ export async function fanOutScenario(
   }
   const results = new Map<
     { path: FanOutPath; rttMs: number },
-    { latenciesMs: number[]; cpuMs: number[]; systemCpuMs: number[]; delivered: number[] }
-  >(runs.map((run) => [run, { latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [] }]));
+    {
+      latenciesMs: number[];
+      cpuMs: number[];
+      systemCpuMs: number[];
+      delivered: number[];
+      spans: { start: CpuTicks; end: CpuTicks }[];
+    }
+  >(
+    runs.map((run) => [
+      run,
+      { latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [], spans: [] },
+    ]),
+  );
   const sent = { stage: [] as number[], raw: [] as number[] };
   try {
     const warmUp = options.warmUp ?? 1;
@@ -236,19 +254,14 @@ export async function fanOutScenario(
         );
         const seq = nextSeq++;
         const frame = benchFrame(seq);
-        const kept = results.get(run) as {
-          latenciesMs: number[];
-          cpuMs: number[];
-          systemCpuMs: number[];
-          delivered: number[];
-        };
-        const result =
-          m < 0
-            ? ({ latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [] } as typeof kept)
-            : kept;
+        const kept = results.get(run);
+        if (kept === undefined) throw new Error(`no results kept for ${along}`);
+        const result: typeof kept =
+          m < 0 ? { latenciesMs: [], cpuMs: [], systemCpuMs: [], delivered: [], spans: [] } : kept;
         const channel = path === "raw" ? rawChannel : stageChannel;
         (path === "raw" ? sent.raw : sent.stage).push(seq);
         const arrived = bench.arrivals.expect(channel, frame);
+        const ticksBefore = cpuTicks();
         const started = wallClock();
         if (path === "raw") {
           await bench.stage.request("broadcast", { frame });
@@ -267,6 +280,10 @@ export async function fanOutScenario(
           result.delivered.push(invoked.result.delivered ?? 0);
         }
         result.latenciesMs.push((await arrived) - started);
+        const ticksAfter = cpuTicks();
+        if (ticksBefore !== undefined && ticksAfter !== undefined) {
+          result.spans.push({ start: ticksBefore, end: ticksAfter });
+        }
       }
     }
   } finally {
@@ -300,13 +317,22 @@ export async function fanOutScenario(
     messages,
     connect: { ms: opened.ms, perSecond: (count / opened.ms) * 1000, cpu: profile },
     paths: runs.map((run) => {
-      const { latenciesMs, cpuMs, systemCpuMs, delivered } = results.get(run) ?? {
+      const { latenciesMs, cpuMs, systemCpuMs, delivered, spans } = results.get(run) ?? {
         latenciesMs: [],
         cpuMs: [],
         systemCpuMs: [],
         delivered: [],
+        spans: [],
       };
-      return { path: run.path, rttMs: run.rttMs, latenciesMs, cpuMs, systemCpuMs, delivered };
+      return {
+        path: run.path,
+        rttMs: run.rttMs,
+        latenciesMs,
+        cpuMs,
+        systemCpuMs,
+        delivered,
+        coresBusy: coresBusy(spans, cpus().length),
+      };
     }),
     audits: { stage: stageAudit, raw: rawAudit },
     ok: passed(stageAudit) && passed(rawAudit),

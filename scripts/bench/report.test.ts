@@ -96,7 +96,14 @@ describe("bench report", () => {
 
   it("judges the goals on loopback and adds rows for an emulated round trip, labelled as such", () => {
     const result = run(1000, [
-      { path: "fast", latenciesMs: [100], cpuMs: [100], systemCpuMs: [0], delivered: [1000] },
+      {
+        path: "fast",
+        latenciesMs: [100],
+        cpuMs: [100],
+        systemCpuMs: [0],
+        delivered: [1000],
+        coresBusy: 1.875,
+      },
       { path: "sdk", latenciesMs: [400], cpuMs: [600], systemCpuMs: [0], delivered: [1000] },
       {
         path: "sequential",
@@ -146,15 +153,24 @@ describe("bench report", () => {
     expect(tables).toContain(
       "| 1000 | (b) the project's fan-out (fast poster) | 5 ms (emulated) |",
     );
-    expect(tables).toContain("| 1000 | (b) the project's fan-out (fast poster) | 0 (loopback) |");
+    expect(tables).toContain(
+      "| 1000 | (b) the project's fan-out (fast poster) | 0 (loopback) | 10000 | 100.0 ms | 100.0 ms | 100 µs (0) | 1.88 |",
+    );
     expect(tables).toContain("| 1000 | 5 ms (emulated) | 10.0× | 3.0× | 40.0× | – |");
   });
 
   it("lists sharded fan-out by shard size, one row per stage run", () => {
-    const sharded = (pageSize: number, latencyMs: number) => {
+    const sharded = (pageSize: number, latencyMs: number, coresBusy?: number) => {
       const [sns] = summarize(
         run(5000, [
-          { path: "sns", latenciesMs: [latencyMs], cpuMs: [], systemCpuMs: [], delivered: [] },
+          {
+            path: "sns",
+            latenciesMs: [latencyMs],
+            cpuMs: [],
+            systemCpuMs: [],
+            delivered: [],
+            coresBusy,
+          },
         ]),
       );
       return { clients: 5000, pageSize, shards: Math.ceil(5000 / pageSize), sns };
@@ -163,7 +179,7 @@ describe("bench report", () => {
       machine: { cpus: 2, cpuModel: "test", node: "20", loadAverage: { start: 1, end: 1 } },
       seconds: 1,
       fanOut: [],
-      shards: [sharded(1000, 2000), sharded(250, 1000)],
+      shards: [sharded(1000, 2000, 1.5), sharded(250, 1000)],
       coldStart: undefined,
       synth: undefined,
       goals: [],
@@ -172,9 +188,12 @@ describe("bench report", () => {
 
     const tables = benchTables(report);
 
-    expect(tables).toContain("| N | shard size | shards | msgs/s | last client p50 | p99 |");
-    expect(tables).toContain("| 5000 | 1000 | 5 | 2500 | 2000.0 ms | 2000.0 ms |");
-    expect(tables).toContain("| 5000 | 250 | 20 | 5000 | 1000.0 ms | 1000.0 ms |");
+    expect(tables).toContain(
+      "| N | shard size | shards | msgs/s | last client p50 | p99 | cores busy (of 2) |",
+    );
+    expect(tables).toContain("| 5000 | 1000 | 5 | 2500 | 2000.0 ms | 2000.0 ms | 1.50 |");
+    // Not counted (no /proc/stat): shown as such, not as an idle machine.
+    expect(tables).toContain("| 5000 | 250 | 20 | 5000 | 1000.0 ms | 1000.0 ms | – |");
   });
   it("judges cold import against the baseline on CPU time, and shows functions new since", () => {
     const cold = (bytes: number, cpuMs: number, wallMs = 400) => ({

@@ -27,6 +27,8 @@ export interface PathSummary {
   readonly cpuUsPerMessage: number | undefined;
   /** Of which system (kernel) time. */
   readonly systemCpuUsPerMessage: number | undefined;
+  /** Cores the whole machine kept busy while the messages went out; undefined off Linux. */
+  readonly coresBusy: number | undefined;
 }
 
 export interface ShardSummary {
@@ -72,7 +74,8 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export function summarize(result: FanOutResult): PathSummary[] {
-  return result.paths.map(({ path, rttMs, latenciesMs, cpuMs, systemCpuMs, delivered }) => {
+  return result.paths.map((run) => {
+    const { path, rttMs, latenciesMs, cpuMs, systemCpuMs, delivered } = run;
     const totalMs = latenciesMs.reduce((sum, ms) => sum + ms, 0);
     const deliveredTotal = delivered.reduce((sum, n) => sum + n, 0);
     const cpuTotal = cpuMs.reduce((sum, ms) => sum + ms, 0);
@@ -86,6 +89,7 @@ export function summarize(result: FanOutResult): PathSummary[] {
       p99Ms: percentile(latenciesMs, 99),
       cpuUsPerMessage: deliveredTotal > 0 ? (cpuTotal * 1000) / deliveredTotal : undefined,
       systemCpuUsPerMessage: deliveredTotal > 0 ? (systemTotal * 1000) / deliveredTotal : undefined,
+      coresBusy: run.coresBusy,
     };
   });
 }
@@ -172,6 +176,7 @@ export function benchTables(report: BenchReport): string {
           "last client p50",
           "p99",
           "function CPU / msg (of which kernel)",
+          `cores busy (of ${machine.cpus})`,
         ],
         report.fanOut.flatMap(({ clients, paths }) =>
           paths.map((summary) => [
@@ -184,6 +189,7 @@ export function benchTables(report: BenchReport): string {
             summary.cpuUsPerMessage === undefined
               ? "–"
               : `${fixed(summary.cpuUsPerMessage)} µs (${fixed(summary.systemCpuUsPerMessage)})`,
+            fixed(summary.coresBusy, 2),
           ]),
         ),
       ),
@@ -231,7 +237,15 @@ export function benchTables(report: BenchReport): string {
   if (report.shards !== undefined && report.shards.length > 0) {
     parts.push(
       table(
-        ["N", "shard size", "shards", "msgs/s", "last client p50", "p99"],
+        [
+          "N",
+          "shard size",
+          "shards",
+          "msgs/s",
+          "last client p50",
+          "p99",
+          `cores busy (of ${machine.cpus})`,
+        ],
         report.shards.map((run) => [
           String(run.clients),
           // No shards: the whole fan-out in the function that received it.
@@ -240,6 +254,7 @@ export function benchTables(report: BenchReport): string {
           run.sns === undefined ? "–" : fixed(run.sns.messagesPerSecond),
           run.sns === undefined ? "–" : `${fixed(run.sns.p50Ms, 1)} ms`,
           run.sns === undefined ? "–" : `${fixed(run.sns.p99Ms, 1)} ms`,
+          fixed(run.sns?.coresBusy, 2),
         ]),
       ),
     );

@@ -11,6 +11,7 @@ const sns = (p50Ms: number): PathSummary => ({
   p99Ms: p50Ms,
   cpuUsPerMessage: undefined,
   systemCpuUsPerMessage: undefined,
+  coresBusy: undefined,
   rttMs: 0,
 });
 const row = (shards: number, pageSize: number, p50Ms: number | undefined): ShardSummary => ({
