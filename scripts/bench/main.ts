@@ -2,7 +2,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS, ENV, type EnvName, FANOUT, LOCAL } from "../../functions/contract.js";
+import {
+  ARTIFACTS,
+  ENV,
+  type EnvName,
+  FANOUT,
+  LOCAL,
+  LOCAL_STAGE,
+} from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
 import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
@@ -59,10 +66,11 @@ failed (they are ratios on a shared machine). Progress goes to stderr.
                        bundles in turn with today's, for "no slower than before" in one run
   --synth-runs <n>     synths of each kind                    (default 2)
   --timeout <s>        stop and fail after this long          (default 1800)
-  --rtt <ms>           also run the fan-out paths (b) (c) (d) with every @connections answer held
-                       this long, as a network round trip would (default 0: loopback only). An
-                       assumption about the network, not a measurement of AWS; the report shows
-                       the RTT next to every figure and judges the goals on loopback
+  --rtt <ms>           also run the fan-out paths (b) (c) (d), and every shards configuration,
+                       with every @connections answer held this long, as a network round trip
+                       would (default 0: loopback only). An assumption about the network, not a
+                       measurement of AWS; the report shows the RTT next to every figure and
+                       labels the goals judged with it
   --cpu-prof <dir>     write a V8 CPU profile of each helper process into dir (stage, clients,
                        function hosts), for where the time goes
   --json               the report as JSON on stdout
@@ -328,13 +336,33 @@ runCommand(async () => {
     if (sections.has("shards")) {
       const { configurations, skipped } = shardConfigurations(shardClients);
       if (skipped !== undefined) progress(`shards: no ${skipped}`);
-      for (const configuration of configurations) {
+      // With --rtt, every configuration once more with each post's answer held that long: there
+      // the in-process fan-out is bound by the posts it keeps in flight, and shards add theirs.
+      const runs = [0, ...(rttMs > 0 ? [rttMs] : [])].flatMap((shardRttMs) =>
+        configurations.map((configuration) => ({ configuration, rttMs: shardRttMs })),
+      );
+      for (const { configuration, rttMs: shardRttMs } of runs) {
+        const along =
+          shardRttMs > 0 ? `${configuration.label}, RTT ${shardRttMs} ms` : configuration.label;
+        // The functions are given the relay's address before the stage behind it exists.
+        let relay: { worker: Worker; managementEndpoint: string } | undefined;
+        if (shardRttMs > 0) {
+          const worker = Worker.start(
+            `round-trip relay (${along})`,
+            new URL("./round-trip-host.ts", import.meta.url),
+            {},
+            profileDir,
+          );
+          workers.push(worker);
+          const { url } = await worker.request<{ url: string }>("start", { rttMs: shardRttMs });
+          relay = { worker, managementEndpoint: `${url}/${LOCAL_STAGE}` };
+        }
         // A fresh stage each: the fan-out settings are read at the functions' cold start.
-        progress(`shards: starting a local stage, ${configuration.label}`);
-        const { stage, clients, outputs, rawUrl } = await startStage(
-          `stage (${configuration.label})`,
-          shardEnvironment(configuration, BENCH_POSTS_PER_SECOND),
-        );
+        progress(`shards: starting a local stage, ${along}`);
+        const { stage, clients, outputs, rawUrl } = await startStage(`stage (${along})`, {
+          ...shardEnvironment(configuration, BENCH_POSTS_PER_SECOND),
+          ...(relay === undefined ? {} : { [ENV.managementEndpoint]: relay.managementEndpoint }),
+        });
         const bench = {
           stage,
           clients,
@@ -344,6 +372,16 @@ runCommand(async () => {
           arrivals: new Arrivals(clients),
         };
         try {
+          if (relay !== undefined) {
+            const { url } = await relay.worker.request<{ url: string }>("forward", {
+              target: outputs.managementEndpoint,
+            });
+            if (url !== relay.managementEndpoint) {
+              throw new Error(
+                `the relay forwards to ${url}, not to the ${relay.managementEndpoint} the functions were given`,
+              );
+            }
+          }
           const loadBefore = loadavg()[0] ?? 0;
           const result = await fanOutScenario(bench, {
             clients: shardClients,
@@ -354,15 +392,20 @@ runCommand(async () => {
           });
           shards.push({
             configuration,
+            rttMs: shardRttMs,
             result,
             loadAverage: { start: loadBefore, end: loadavg()[0] ?? 0 },
           });
         } catch (error) {
           if (!(error instanceof ExpectedError)) throw error;
-          errors.push(`${configuration.label}: ${error.message}`);
+          errors.push(`${along}: ${error.message}`);
           break;
         } finally {
-          await Promise.all([stage.stop(), clients.stop()]);
+          await Promise.all([
+            stage.stop(),
+            clients.stop(),
+            ...(relay === undefined ? [] : [relay.worker.stop()]),
+          ]);
         }
       }
     }
@@ -441,7 +484,9 @@ runCommand(async () => {
       shards: run.configuration.shards,
       // The machine is shared: each row's own load, to judge the rows against each other.
       loadAverage: run.loadAverage,
-      sns: summarize(run.result).find((path) => path.path === "sns"),
+      sns: summarize(run.result)
+        .map((path) => ({ ...path, rttMs: run.rttMs }))
+        .find((path) => path.path === "sns"),
     })),
     coldStart: measured.coldStart,
     synth: measured.synth,

@@ -189,11 +189,15 @@ describe("bench report", () => {
     const tables = benchTables(report);
 
     expect(tables).toContain(
-      "| N | shard size | shards | msgs/s | last client p50 | p99 | cores busy (of 2) |",
+      "| N | shard size | shards | RTT | msgs/s | last client p50 | p99 | cores busy (of 2) |",
     );
-    expect(tables).toContain("| 5000 | 1000 | 5 | 2500 | 2000.0 ms | 2000.0 ms | 1.50 |");
+    expect(tables).toContain(
+      "| 5000 | 1000 | 5 | 0 (loopback) | 2500 | 2000.0 ms | 2000.0 ms | 1.50 |",
+    );
     // Not counted (no /proc/stat): shown as such, not as an idle machine.
-    expect(tables).toContain("| 5000 | 250 | 20 | 5000 | 1000.0 ms | 1000.0 ms | – |");
+    expect(tables).toContain(
+      "| 5000 | 250 | 20 | 0 (loopback) | 5000 | 1000.0 ms | 1000.0 ms | – |",
+    );
   });
   it("judges cold import against the baseline on CPU time, and shows functions new since", () => {
     const cold = (bytes: number, cpuMs: number, wallMs = 400) => ({

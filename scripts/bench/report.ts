@@ -241,6 +241,7 @@ export function benchTables(report: BenchReport): string {
           "N",
           "shard size",
           "shards",
+          "RTT",
           "msgs/s",
           "last client p50",
           "p99",
@@ -251,6 +252,7 @@ export function benchTables(report: BenchReport): string {
           // No shards: the whole fan-out in the function that received it.
           run.shards === 0 ? "– (in-process)" : String(run.pageSize),
           run.shards === 0 ? "unsharded" : String(run.shards),
+          rttLabel(run.sns?.rttMs ?? 0),
           run.sns === undefined ? "–" : fixed(run.sns.messagesPerSecond),
           run.sns === undefined ? "–" : `${fixed(run.sns.p50Ms, 1)} ms`,
           run.sns === undefined ? "–" : `${fixed(run.sns.p99Ms, 1)} ms`,

@@ -10,8 +10,15 @@ let relay: RoundTripRelay | undefined;
 
 serve({
   async start(args) {
-    relay = await startRoundTripRelay(String(args.target), Number(args.rttMs));
+    relay = await startRoundTripRelay(
+      typeof args.target === "string" ? args.target : undefined,
+      Number(args.rttMs),
+    );
     return { url: relay.url };
+  },
+  async forward(args) {
+    if (relay === undefined) throw new Error("the relay has not started");
+    return { url: relay.forwardTo(String(args.target)) };
   },
   async stop() {
     await relay?.close();

@@ -75,3 +75,33 @@ describe("the round-trip relay", () => {
     }
   });
 });
+
+describe("a relay started before the stage behind it", () => {
+  it("closes connections until forwardTo names the stage, then relays to it on the target's path", async () => {
+    const late = await startRoundTripRelay(undefined, 1);
+    try {
+      const post = (url: string) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(url, { method: "POST" }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          });
+          req.on("error", reject);
+          req.end("early");
+        });
+      const before = received.length;
+      await expect(post(`${late.url}/local/@connections/abc`)).rejects.toThrow();
+      expect(received.length).toBe(before);
+
+      const url = late.forwardTo(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/local`,
+      );
+      expect(new URL(url).origin).toBe(new URL(late.url).origin);
+      expect(new URL(url).pathname).toBe("/local");
+      expect(await post(`${url}/@connections/xyz`)).toBe(200);
+      expect(received.at(-1)).toBe("POST /local/@connections/xyz early");
+    } finally {
+      await late.close();
+    }
+  });
+});

@@ -9,15 +9,32 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
  * is an assumption the bench is told, not a measurement of AWS.
  */
 export interface RoundTripRelay {
-  /** `target` with its origin replaced by the relay's. */
+  /** `target` with its origin replaced by the relay's; the relay's origin alone without one. */
   readonly url: string;
+  /**
+   * Passes the connections that follow to `target`'s host, and returns `target` with its origin
+   * replaced by the relay's. This lets functions be given the relay's address before the stage
+   * behind it has one (the bench's shards section starts the relay, then the stage).
+   */
+  forwardTo(target: string): string;
   close(): Promise<void>;
 }
 
-export async function startRoundTripRelay(target: string, rttMs: number): Promise<RoundTripRelay> {
-  const upstream = new URL(target);
+/**
+ * Starts a relay to `target`'s host, or to none yet (connections are closed until forwardTo sets
+ * one).
+ */
+export async function startRoundTripRelay(
+  target: string | undefined,
+  rttMs: number,
+): Promise<RoundTripRelay> {
+  let upstream = target === undefined ? undefined : new URL(target);
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
+    if (upstream === undefined) {
+      client.destroy();
+      return;
+    }
     const gateway = connect({ host: upstream.hostname, port: Number(upstream.port) });
     sockets.add(client).add(gateway);
     client.setNoDelay(true);
@@ -39,8 +56,14 @@ export async function startRoundTripRelay(target: string, rttMs: number): Promis
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  const relayed = (url: URL | undefined) =>
+    `http://127.0.0.1:${port}${url === undefined || url.pathname === "/" ? "" : url.pathname}`;
   return {
-    url: `http://127.0.0.1:${port}${upstream.pathname === "/" ? "" : upstream.pathname}`,
+    url: relayed(upstream),
+    forwardTo(next) {
+      upstream = new URL(next);
+      return relayed(upstream);
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

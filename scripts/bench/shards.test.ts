@@ -3,7 +3,7 @@ import { ENV, FANOUT } from "../../functions/contract.js";
 import type { PathSummary, ShardSummary } from "./report.js";
 import { shardConfigurations, shardEnvironment, shardGoals } from "./shards.js";
 
-const sns = (p50Ms: number): PathSummary => ({
+const sns = (p50Ms: number, rttMs = 0): PathSummary => ({
   path: "sns",
   messages: 4,
   messagesPerSecond: (5000 * 1000) / p50Ms,
@@ -12,13 +12,18 @@ const sns = (p50Ms: number): PathSummary => ({
   cpuUsPerMessage: undefined,
   systemCpuUsPerMessage: undefined,
   coresBusy: undefined,
-  rttMs: 0,
+  rttMs,
 });
-const row = (shards: number, pageSize: number, p50Ms: number | undefined): ShardSummary => ({
+const row = (
+  shards: number,
+  pageSize: number,
+  p50Ms: number | undefined,
+  rttMs = 0,
+): ShardSummary => ({
   clients: 5000,
   pageSize,
   shards,
-  sns: p50Ms === undefined ? undefined : sns(p50Ms),
+  sns: p50Ms === undefined ? undefined : sns(p50Ms, rttMs),
 });
 
 describe("the bench's shards section", () => {
@@ -77,6 +82,22 @@ describe("the bench's shards section", () => {
         measured: expect.stringMatching(/\(1\.05×\).*\(0\.96×\)/),
       }),
     ]);
+  });
+
+  it("compares each emulated round trip with unsharded at the same round trip, labelled", () => {
+    const goals = shardGoals([
+      row(0, 1000, 1000),
+      row(5, 1000, 2000),
+      row(0, 1000, 4000, 25),
+      row(5, 1000, 2000, 25),
+    ]);
+    expect(goals.map(({ goal, met }) => [goal, met])).toEqual([
+      // Loopback: slower than unsharded on loopback, although faster than unsharded at 25 ms.
+      ["N=5000: sharded (5 × 1000) faster than unsharded", false],
+      ["N=5000, emulated RTT 25 ms: sharded (5 × 1000) faster than unsharded", true],
+    ]);
+    // No unsharded row at that round trip: nothing to compare with.
+    expect(shardGoals([row(0, 1000, 4000), row(5, 1000, 2000, 25)])).toEqual([]);
   });
 
   it("judges nothing without an unsharded row or a sharded measurement", () => {
