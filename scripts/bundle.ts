@@ -11,7 +11,7 @@ import {
   type FunctionName,
 } from "../functions/contract.js";
 import { ExpectedError } from "../smoke/errors.js";
-import { parseCommandLine, runCommand } from "./cli.js";
+import { parseCommandLine, runIfMain } from "./cli.js";
 
 /** Lambda unzips and loads this on every cold start: keep it small (500 KB, read as 500,000 bytes). */
 export const MAX_BUNDLE_BYTES = 500_000;
@@ -197,22 +197,20 @@ bundle exceeds ${MAX_BUNDLE_BYTES} bytes.
 Example: npm run bundle -- --json
 `;
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runCommand(async () => {
-    const args = parseCommandLine(process.argv.slice(2), {
-      usage,
-      options: { json: { type: "boolean" }, "out-dir": { type: "string" } },
-    });
-    if (args === undefined) return 0;
-    const outDir = resolve(args.values["out-dir"] ?? join(REPOSITORY_ROOT, ARTIFACTS.dir));
-    const result = await bundleFunctions(outDir, {
-      onBuilt: (b) => process.stderr.write(`bundled ${b.fn} (${b.bundleBytes} bytes)\n`),
-    });
-    if (args.values.json === true) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-    } else {
-      process.stdout.write(`${table(result)}\nmanifest: ${join(outDir, ARTIFACTS.manifestFile)}\n`);
-    }
-    return 0;
+runIfMain(import.meta.url, async (argv) => {
+  const args = parseCommandLine(argv, {
+    usage,
+    options: { json: { type: "boolean" }, "out-dir": { type: "string" } },
   });
-}
+  if (args === undefined) return 0;
+  const outDir = resolve(args.values["out-dir"] ?? join(REPOSITORY_ROOT, ARTIFACTS.dir));
+  const result = await bundleFunctions(outDir, {
+    onBuilt: (b) => process.stderr.write(`bundled ${b.fn} (${b.bundleBytes} bytes)\n`),
+  });
+  if (args.values.json === true) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(`${table(result)}\nmanifest: ${join(outDir, ARTIFACTS.manifestFile)}\n`);
+  }
+  return 0;
+});

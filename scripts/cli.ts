@@ -12,13 +12,14 @@ export class UsageError extends ExpectedError {
   }
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+/** The options a command takes, as node's parseArgs declares them. */
+export type CommandLineOptions = NonNullable<ParseArgsConfig["options"]>;
 
 /**
  * Parses argv with node's parseArgs, turning its errors into UsageErrors and handling --help.
  * Returns undefined when help was printed.
  */
-export function parseCommandLine<const T extends Options>(
+export function parseCommandLine<const T extends CommandLineOptions>(
   argv: readonly string[],
   config: { options: T; usage: string; allowPositionals?: boolean },
 ) {

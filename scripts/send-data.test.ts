@@ -1,40 +1,31 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { STATE_DIR_ENV } from "../functions/contract.js";
 import { TestClient } from "../smoke/client.js";
 import { echoReplyOf } from "../smoke/frames.js";
-import { bundleFunctions } from "./bundle.js";
-import { type RunningLocalStage, startLocalStage } from "./local/stage.js";
+import type { RunningLocalStage } from "./local/stage.js";
+import { type StageFixture, startStageFixture } from "./local/stage-fixture.js";
 
 /** `npm run send-data` against a local stage: addressed to one client, then to everyone. */
 
 const run = promisify(execFile);
 vi.setConfig({ testTimeout: 60_000 });
-let dir: string;
+let fixture: StageFixture;
 let stage: RunningLocalStage;
-let stateDir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "send-data-"));
-  await bundleFunctions(join(dir, "dist"));
-  stateDir = join(dir, "state");
-  stage = await startLocalStage({ port: 0, stateDir, distDir: join(dir, "dist") });
+  fixture = await startStageFixture("send-data-");
+  stage = fixture.stage;
 }, 120_000);
 
-afterAll(async () => {
-  await stage?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => fixture?.remove());
 
 async function sendData(...args: string[]) {
   const { stdout } = await run(
     process.execPath,
     ["--import", "tsx", "scripts/send-data.ts", "local", ...args],
-    { env: { ...process.env, [STATE_DIR_ENV]: stateDir } },
+    { env: { ...process.env, [STATE_DIR_ENV]: fixture.stateDir } },
   );
   return stdout;
 }

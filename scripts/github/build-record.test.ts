@@ -13,7 +13,7 @@ import {
   recordLine,
 } from "./build-record.js";
 import { githubClient } from "./client.js";
-import { type GitHubStandIn, startGitHubStandIn } from "./github-stand-in.js";
+import { type GitHubStandIn, jobLog, mainRun, startGitHubStandIn } from "./github-stand-in.js";
 
 let github: GitHubStandIn;
 let dir: string;
@@ -22,22 +22,8 @@ const RUN = 4242;
 const DIGEST = "a".repeat(64);
 const OTHER = "b".repeat(64);
 
-/** A job log as GitHub serves it: every line timestamped. */
-function log(...lines: string[]): string {
-  return lines.map((line) => `2026-11-30T12:00:00.0000000Z ${line}`).join("\n");
-}
-
 function seedRun(jobs: Array<{ name: string; log?: string; conclusion?: string }>) {
-  github.state.runs.push({
-    id: RUN,
-    name: "Main",
-    path: ".github/workflows/main.yml",
-    head_branch: "main",
-    head_sha: "1".repeat(40),
-    event: "push",
-    status: "completed",
-    conclusion: "success",
-  });
+  github.state.runs.push(mainRun({ id: RUN }));
   jobs.forEach((job, i) => {
     github.state.jobs.push({
       id: RUN * 10 + i,
@@ -98,9 +84,9 @@ describe("build-record print", () => {
 describe("build-record read", () => {
   it("reads the digest from the build job's log only, not from a later job's", async () => {
     seedRun([
-      { name: BUILD_JOB_NAME, log: log("npm run bundle", recordLine(DIGEST), "done") },
+      { name: BUILD_JOB_NAME, log: jobLog("npm run bundle", recordLine(DIGEST), "done") },
       // A later job printing another digest is ignored: it ran after the artifact existed.
-      { name: "Deploy dev / Apply", log: log(recordLine(OTHER)) },
+      { name: "Deploy dev / Apply", log: jobLog(recordLine(OTHER)) },
     ]);
     const record = await readBuildRecord(githubClient(env), RUN);
     expect(record.digest).toBe(DIGEST);
@@ -111,7 +97,7 @@ describe("build-record read", () => {
   });
 
   it("finds the build job inside a reusable workflow and prints JSON", async () => {
-    seedRun([{ name: `Build / ${BUILD_JOB_NAME}`, log: log(recordLine(DIGEST)) }]);
+    seedRun([{ name: `Build / ${BUILD_JOB_NAME}`, log: jobLog(recordLine(DIGEST)) }]);
     let out = "";
     await buildRecordCommand(["read", "--run-id", String(RUN), "--json"], env, (t) => {
       out += t;
@@ -122,12 +108,12 @@ describe("build-record read", () => {
   it.each([
     [
       "no record in the log",
-      [{ name: BUILD_JOB_NAME, log: log("no marker") }],
+      [{ name: BUILD_JOB_NAME, log: jobLog("no marker") }],
       /recorded no manifest digest/,
     ],
     [
       "two different records",
-      [{ name: BUILD_JOB_NAME, log: log(recordLine(DIGEST), recordLine(OTHER)) }],
+      [{ name: BUILD_JOB_NAME, log: jobLog(recordLine(DIGEST), recordLine(OTHER)) }],
       /recorded 2 different manifest digests/,
     ],
     ["a deleted log", [{ name: BUILD_JOB_NAME }], /log of the build job of run 4242 is gone \(410/],
@@ -138,7 +124,7 @@ describe("build-record read", () => {
     ],
     [
       "a failed build job",
-      [{ name: BUILD_JOB_NAME, log: log(recordLine(DIGEST)), conclusion: "failure" }],
+      [{ name: BUILD_JOB_NAME, log: jobLog(recordLine(DIGEST)), conclusion: "failure" }],
       /concluded "failure"/,
     ],
   ])("refuses %s", async (_, jobs, message) => {

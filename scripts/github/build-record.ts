@@ -4,8 +4,9 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import { ARTIFACTS, SYNTH_DIR } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
-import { actionArgument, parseCommandLine, runIfMain, UsageError } from "../cli.js";
+import { actionArgument, runIfMain, UsageError } from "../cli.js";
 import { type GitHubRepository, githubClient, githubMessageOf, httpStatusOf } from "./client.js";
+import { stepCommand } from "./step-command.js";
 import { appendStepSummary, setStepOutputs } from "./step-files.js";
 
 /**
@@ -226,12 +227,8 @@ export function runIdOption(value: string | undefined, usage: string): number {
   return Number(value);
 }
 
-export async function buildRecordCommand(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  out: (text: string) => void = (text) => process.stdout.write(text),
-): Promise<number> {
-  const parsed = parseCommandLine(argv, {
+export const buildRecordCommand = stepCommand(
+  {
     usage: USAGE,
     allowPositionals: true,
     options: {
@@ -240,31 +237,32 @@ export async function buildRecordCommand(
       job: { type: "string" },
       json: { type: "boolean" },
     },
-  });
-  if (parsed === undefined) return 0;
-  const action = actionArgument(
-    parsed.positionals,
-    { print: "in the build job", read: "in a promotion" },
-    USAGE,
-  );
-  if (action === "print") {
-    const dir = resolve(parsed.values.dir ?? ".");
-    const digest = await manifestDigest(dir);
-    const files = await buildFiles(dir);
-    out(`${[...fileRecordLines(files), recordLine(digest)].join("\n")}\n`);
-    await setStepOutputs({ "manifest-sha256": digest }, env);
-    await appendStepSummary(`Build manifest sha256: \`${digest}\``, env);
+  },
+  async (parsed, env, out) => {
+    const action = actionArgument(
+      parsed.positionals,
+      { print: "in the build job", read: "in a promotion" },
+      USAGE,
+    );
+    if (action === "print") {
+      const dir = resolve(parsed.values.dir ?? ".");
+      const digest = await manifestDigest(dir);
+      const files = await buildFiles(dir);
+      out(`${[...fileRecordLines(files), recordLine(digest)].join("\n")}\n`);
+      await setStepOutputs({ "manifest-sha256": digest }, env);
+      await appendStepSummary(`Build manifest sha256: \`${digest}\``, env);
+      return 0;
+    }
+    const runId = runIdOption(parsed.values["run-id"], USAGE);
+    const record = await readBuildRecord(githubClient(env), runId, parsed.values.job);
+    if (parsed.values.json === true) {
+      out(`${JSON.stringify({ runId, manifestSha256: record.digest, jobId: record.jobId })}\n`);
+    } else {
+      out(`${record.digest}\n`);
+    }
+    await setStepOutputs({ "manifest-sha256": record.digest }, env);
     return 0;
-  }
-  const runId = runIdOption(parsed.values["run-id"], USAGE);
-  const record = await readBuildRecord(githubClient(env), runId, parsed.values.job);
-  if (parsed.values.json === true) {
-    out(`${JSON.stringify({ runId, manifestSha256: record.digest, jobId: record.jobId })}\n`);
-  } else {
-    out(`${record.digest}\n`);
-  }
-  await setStepOutputs({ "manifest-sha256": record.digest }, env);
-  return 0;
-}
+  },
+);
 
 runIfMain(import.meta.url, (argv) => buildRecordCommand(argv));

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GitHubStandIn, paginate, startGitHubStandIn } from "./github-stand-in.js";
+import {
+  type GitHubStandIn,
+  jobLog,
+  mainRun,
+  paginate,
+  startGitHubStandIn,
+} from "./github-stand-in.js";
 
 /** The stand-in answers as GitHub does where the commands depend on it: auth, pages, errors. */
 
@@ -82,5 +88,33 @@ describe("the GitHub stand-in", () => {
     });
     const elsewhere = await call("/repos/someone-else/websocket-stages/environments", "writer");
     expect(elsewhere.status).toBe(404);
+  });
+
+  it("serves a seeded Main run and its job's timestamped log, as GitHub does", async () => {
+    github.state.runs.push(mainRun({ id: 31, head_sha: "2".repeat(40) }));
+    github.state.jobs.push({
+      id: 310,
+      run_id: 31,
+      name: "build",
+      status: "completed",
+      conclusion: "success",
+      log: jobLog("first", "second"),
+    });
+    const repo = `/repos/${github.state.owner}/${github.state.repo}`;
+    const run = await call(`${repo}/actions/runs/31`, "reader");
+    expect(await run.json()).toMatchObject({
+      id: 31,
+      name: "Main",
+      path: ".github/workflows/main.yml",
+      head_branch: "main",
+      head_sha: "2".repeat(40),
+      event: "push",
+      status: "completed",
+      conclusion: "success",
+    });
+    const log = await call(`${repo}/actions/jobs/310/logs`, "reader");
+    expect(await log.text()).toBe(
+      "2026-11-30T12:00:00.0000000Z first\n2026-11-30T12:00:00.0000000Z second",
+    );
   });
 });

@@ -87,6 +87,25 @@ export interface WorkflowJob {
   log?: string;
 }
 
+/** A finished, successful push run of the Main workflow on main: `run` names its id and any change. */
+export function mainRun(run: Pick<WorkflowRun, "id"> & Partial<WorkflowRun>): WorkflowRun {
+  return {
+    name: "Main",
+    path: ".github/workflows/main.yml",
+    head_branch: "main",
+    head_sha: "1".repeat(40),
+    event: "push",
+    status: "completed",
+    conclusion: "success",
+    ...run,
+  };
+}
+
+/** A job's log as GitHub serves it: every line timestamped. */
+export function jobLog(...lines: readonly string[]): string {
+  return lines.map((line) => `2026-11-30T12:00:00.0000000Z ${line}`).join("\n");
+}
+
 export interface GitHubState {
   readonly owner: string;
   readonly repo: string;

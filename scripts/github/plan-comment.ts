@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseCommandLine, runIfMain, UsageError } from "../cli.js";
+import { runIfMain, UsageError } from "../cli.js";
 import { planMarkdown } from "../terraform/plan-markdown.js";
 import { type GitHubRepository, githubClient, githubMessageOf, httpStatusOf } from "./client.js";
 import { parseSkipped, readPlanSections } from "./plan-sections.js";
+import { stepCommand } from "./step-command.js";
 import { appendStepSummary, currentRunUrl } from "./step-files.js";
 
 /**
@@ -128,12 +129,8 @@ Environment: GITHUB_TOKEN (the job needs \`pull-requests: write\`), GITHUB_REPOS
 GITHUB_API_URL (default https://api.github.com).
 `;
 
-export async function planCommentCommand(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  out: (text: string) => void = (text) => process.stdout.write(text),
-): Promise<number> {
-  const parsed = parseCommandLine(argv, {
+export const planCommentCommand = stepCommand(
+  {
     usage: USAGE,
     options: {
       "plans-dir": { type: "string" },
@@ -142,49 +139,54 @@ export async function planCommentCommand(
       author: { type: "string" },
       json: { type: "boolean" },
     },
-  });
-  if (parsed === undefined) return 0;
-  const dir = parsed.values["plans-dir"];
-  if (dir === undefined) throw new UsageError(`Name the plans folder with --plans-dir.\n${USAGE}`);
-  const event = await readEvent(env);
-  const issueNumber = pullRequestNumber(parsed.values.pr, event);
-  const sections = await readPlanSections(
-    resolve(dir),
-    parseSkipped(parsed.values.skipped ?? [], USAGE),
-  );
-  const runUrl = currentRunUrl(env);
-  // The comment outlives many pushes: say which commit and run it shows.
-  const headSha = event.pull_request?.head?.sha;
-  const intro = [
-    typeof headSha === "string" ? `Plans of ${headSha.slice(0, 12)}` : "Plans",
-    runUrl === undefined ? "" : ` from [this run](${runUrl})`,
-    ".",
-  ].join("");
-  const body = planCommentBody((maxBytes) =>
-    planMarkdown(sections, {
-      maxBytes,
-      intro,
-      fullPlansAt:
-        runUrl === undefined
-          ? "the workflow run's summary and its plan artifacts"
-          : `the [summary of the run](${runUrl}) and its plan artifacts`,
-    }),
-  );
-  const outcome = await upsertPlanComment(
-    githubClient(env),
-    issueNumber,
-    body,
-    parsed.values.author,
-  );
-  if (parsed.values.json === true) out(`${JSON.stringify(outcome)}\n`);
-  if (outcome.action === "forbidden") {
-    const why = `GitHub answered ${outcome.status} (${outcome.message}) to writing the plan comment on #${issueNumber}. Pull requests from forks get a read-only GITHUB_TOKEN; otherwise give the job \`pull-requests: write\`. The plans are in this run's summary.`;
-    await appendStepSummary(`> [!WARNING]\n> The plan comment could not be written: ${why}\n`, env);
-    if (parsed.values.json !== true) out(`::warning title=Plan comment not written::${why}\n`);
+  },
+  async (parsed, env, out) => {
+    const dir = parsed.values["plans-dir"];
+    if (dir === undefined)
+      throw new UsageError(`Name the plans folder with --plans-dir.\n${USAGE}`);
+    const event = await readEvent(env);
+    const issueNumber = pullRequestNumber(parsed.values.pr, event);
+    const sections = await readPlanSections(
+      resolve(dir),
+      parseSkipped(parsed.values.skipped ?? [], USAGE),
+    );
+    const runUrl = currentRunUrl(env);
+    // The comment outlives many pushes: say which commit and run it shows.
+    const headSha = event.pull_request?.head?.sha;
+    const intro = [
+      typeof headSha === "string" ? `Plans of ${headSha.slice(0, 12)}` : "Plans",
+      runUrl === undefined ? "" : ` from [this run](${runUrl})`,
+      ".",
+    ].join("");
+    const body = planCommentBody((maxBytes) =>
+      planMarkdown(sections, {
+        maxBytes,
+        intro,
+        fullPlansAt:
+          runUrl === undefined
+            ? "the workflow run's summary and its plan artifacts"
+            : `the [summary of the run](${runUrl}) and its plan artifacts`,
+      }),
+    );
+    const outcome = await upsertPlanComment(
+      githubClient(env),
+      issueNumber,
+      body,
+      parsed.values.author,
+    );
+    if (parsed.values.json === true) out(`${JSON.stringify(outcome)}\n`);
+    if (outcome.action === "forbidden") {
+      const why = `GitHub answered ${outcome.status} (${outcome.message}) to writing the plan comment on #${issueNumber}. Pull requests from forks get a read-only GITHUB_TOKEN; otherwise give the job \`pull-requests: write\`. The plans are in this run's summary.`;
+      await appendStepSummary(
+        `> [!WARNING]\n> The plan comment could not be written: ${why}\n`,
+        env,
+      );
+      if (parsed.values.json !== true) out(`::warning title=Plan comment not written::${why}\n`);
+      return 0;
+    }
+    if (parsed.values.json !== true) out(`Plan comment ${outcome.action}: ${outcome.url}\n`);
     return 0;
-  }
-  if (parsed.values.json !== true) out(`Plan comment ${outcome.action}: ${outcome.url}\n`);
-  return 0;
-}
+  },
+);
 
 runIfMain(import.meta.url, (argv) => planCommentCommand(argv));

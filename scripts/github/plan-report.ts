@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
-import { parseCommandLine, runIfMain, UsageError } from "../cli.js";
+import { runIfMain, UsageError } from "../cli.js";
 import { planMarkdown } from "../terraform/plan-markdown.js";
 import { parseSkipped, readPlanSections } from "./plan-sections.js";
+import { stepCommand } from "./step-command.js";
 import { appendStepSummary } from "./step-files.js";
 
 const USAGE = `
@@ -20,32 +21,30 @@ DIR holds what \`npm run plan -- <stage> --out DIR/<stage>.tfplan\` writes (<sta
 /** GitHub refuses a step summary over 1 MiB; leave room for what other steps add. */
 export const STEP_SUMMARY_MAX_BYTES = 900 * 1024;
 
-export async function planReportCommand(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  out: (text: string) => void = (text) => process.stdout.write(text),
-): Promise<number> {
-  const parsed = parseCommandLine(argv, {
+export const planReportCommand = stepCommand(
+  {
     usage: USAGE,
     options: {
       "plans-dir": { type: "string" },
       skipped: { type: "string", multiple: true },
     },
-  });
-  if (parsed === undefined) return 0;
-  const dir = parsed.values["plans-dir"];
-  if (dir === undefined) throw new UsageError(`Name the plans folder with --plans-dir.\n${USAGE}`);
-  const sections = await readPlanSections(
-    resolve(dir),
-    parseSkipped(parsed.values.skipped ?? [], USAGE),
-  );
-  const markdown = planMarkdown(sections, {
-    maxBytes: STEP_SUMMARY_MAX_BYTES,
-    fullPlansAt: "the plan artifacts of this run",
-  });
-  out(markdown);
-  await appendStepSummary(markdown, env);
-  return 0;
-}
+  },
+  async (parsed, env, out) => {
+    const dir = parsed.values["plans-dir"];
+    if (dir === undefined)
+      throw new UsageError(`Name the plans folder with --plans-dir.\n${USAGE}`);
+    const sections = await readPlanSections(
+      resolve(dir),
+      parseSkipped(parsed.values.skipped ?? [], USAGE),
+    );
+    const markdown = planMarkdown(sections, {
+      maxBytes: STEP_SUMMARY_MAX_BYTES,
+      fullPlansAt: "the plan artifacts of this run",
+    });
+    out(markdown);
+    await appendStepSummary(markdown, env);
+    return 0;
+  },
+);
 
 runIfMain(import.meta.url, (argv) => planReportCommand(argv));

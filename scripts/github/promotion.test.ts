@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEPLOYMENT_TASK } from "./deployments.js";
-import { type GitHubStandIn, startGitHubStandIn } from "./github-stand-in.js";
+import { type GitHubStandIn, mainRun, startGitHubStandIn } from "./github-stand-in.js";
 import { promotionCommand } from "./promotion.js";
 
 /** The promotion gate and deployment records against a local stand-in of GitHub's REST API. */
@@ -49,17 +49,7 @@ function summary() {
 }
 
 function addRun(overrides: Partial<GitHubStandIn["state"]["runs"][number]> = {}) {
-  github.state.runs.push({
-    id: RUN,
-    name: "Main",
-    path: ".github/workflows/main.yml",
-    head_branch: "main",
-    head_sha: SHA,
-    event: "push",
-    status: "completed",
-    conclusion: "success",
-    ...overrides,
-  });
+  github.state.runs.push(mainRun({ id: RUN, head_sha: SHA, ...overrides }));
 }
 
 beforeAll(async () => {

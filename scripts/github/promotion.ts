@@ -1,7 +1,7 @@
 import { DEPLOYED_STAGES, type DeployedStage, isDeployedStage } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { DEFAULT_BRANCH } from "../../stacks/pipeline.js";
-import { actionArgument, parseCommandLine, runIfMain, UsageError } from "../cli.js";
+import { actionArgument, runIfMain, UsageError } from "../cli.js";
 import { runIdOption } from "./build-record.js";
 import { githubClient } from "./client.js";
 import {
@@ -11,6 +11,7 @@ import {
   recordDeployment,
 } from "./deployments.js";
 import { decidePromotion, decisionMarkdown } from "./promotion-gate.js";
+import { stepCommand } from "./step-command.js";
 import { appendStepSummary, currentRunUrl, setStepOutputs } from "./step-files.js";
 
 /**
@@ -53,12 +54,8 @@ function stageOption(value: string | undefined): DeployedStage {
   return value;
 }
 
-export async function promotionCommand(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  out: (text: string) => void = (text) => process.stdout.write(text),
-): Promise<number> {
-  const parsed = parseCommandLine(argv, {
+export const promotionCommand = stepCommand(
+  {
     usage: USAGE,
     allowPositionals: true,
     options: {
@@ -71,74 +68,75 @@ export async function promotionCommand(
       "deployment-id": { type: "string" },
       json: { type: "boolean" },
     },
-  });
-  if (parsed === undefined) return 0;
-  const { values } = parsed;
-  const action = actionArgument(
-    parsed.positionals,
-    { check: "before the approval", record: "after the deploy" },
-    USAGE,
-  );
-  if (action === "check") {
+  },
+  async (parsed, env, out) => {
+    const { values } = parsed;
+    const action = actionArgument(
+      parsed.positionals,
+      { check: "before the approval", record: "after the deploy" },
+      USAGE,
+    );
+    if (action === "check") {
+      const stage = stageOption(values.stage);
+      const runId = runIdOption(values["run-id"], USAGE);
+      const reason = values["override-reason"]?.trim() || null;
+      const decision = await decidePromotion(githubClient(env), stage, runId, reason);
+      await appendStepSummary(decisionMarkdown(decision, env.GITHUB_ACTOR), env);
+      await setStepOutputs({ sha: decision.build.sha, "run-id": String(runId) }, env);
+      const failed = decision.gates.filter((g) => !g.passed);
+      if (values.json === true) out(`${JSON.stringify(decision)}\n`);
+      else {
+        for (const gate of decision.gates) {
+          out(`${gate.passed ? "passed" : "FAILED"}  ${gate.name}: ${gate.detail}\n`);
+        }
+      }
+      if (!decision.allowed) {
+        throw new ExpectedError(
+          `Promotion of run ${runId} to ${stage} refused:\n${failed.map((g) => `  ${g.name}: ${g.detail}`).join("\n")}\nFix that, or promote anyway with an override reason (it is recorded in the run's summary).`,
+        );
+      }
+      if (failed.length > 0) {
+        // GitHub shows ::warning lines as annotations on the run's page.
+        out(
+          `::warning title=Promotion gates overridden::${failed.map((g) => g.name).join("; ")} — reason: ${reason}\n`,
+        );
+      }
+      if (values.json !== true) {
+        out(`Promote ${decision.build.sha} (run ${runId}) to ${stage}.\n`);
+      }
+      return 0;
+    }
     const stage = stageOption(values.stage);
     const runId = runIdOption(values["run-id"], USAGE);
-    const reason = values["override-reason"]?.trim() || null;
-    const decision = await decidePromotion(githubClient(env), stage, runId, reason);
-    await appendStepSummary(decisionMarkdown(decision, env.GITHUB_ACTOR), env);
-    await setStepOutputs({ sha: decision.build.sha, "run-id": String(runId) }, env);
-    const failed = decision.gates.filter((g) => !g.passed);
-    if (values.json === true) out(`${JSON.stringify(decision)}\n`);
-    else {
-      for (const gate of decision.gates) {
-        out(`${gate.passed ? "passed" : "FAILED"}  ${gate.name}: ${gate.detail}\n`);
-      }
+    const sha = values.sha;
+    if (sha === undefined || !/^[0-9a-f]{40}$/.test(sha)) {
+      throw new UsageError(`--sha takes the build's full 40-digit commit SHA.\n${USAGE}`);
     }
-    if (!decision.allowed) {
-      throw new ExpectedError(
-        `Promotion of run ${runId} to ${stage} refused:\n${failed.map((g) => `  ${g.name}: ${g.detail}`).join("\n")}\nFix that, or promote anyway with an override reason (it is recorded in the run's summary).`,
-      );
+    const state = values.state;
+    if (!(DEPLOYMENT_STATES as readonly (string | undefined)[]).includes(state)) {
+      throw new UsageError(`--state takes one of ${DEPLOYMENT_STATES.join(", ")}.\n${USAGE}`);
     }
-    if (failed.length > 0) {
-      // GitHub shows ::warning lines as annotations on the run's page.
-      out(
-        `::warning title=Promotion gates overridden::${failed.map((g) => g.name).join("; ")} — reason: ${reason}\n`,
-      );
+    const deploymentId = values["deployment-id"];
+    if (deploymentId !== undefined && !/^[1-9]\d*$/.test(deploymentId)) {
+      throw new UsageError(`--deployment-id takes a number, not "${deploymentId}".\n${USAGE}`);
     }
-    if (values.json !== true) {
-      out(`Promote ${decision.build.sha} (run ${runId}) to ${stage}.\n`);
-    }
+    const recorded = await recordDeployment(githubClient(env), {
+      stage,
+      sha,
+      runId,
+      state: state as DeploymentState,
+      environmentUrl: values["environment-url"],
+      logUrl: currentRunUrl(env),
+      deploymentId: deploymentId === undefined ? undefined : Number(deploymentId),
+    });
+    await setStepOutputs({ "deployment-id": String(recorded.deploymentId) }, env);
+    out(
+      values.json === true
+        ? `${JSON.stringify({ stage, sha, runId, state, ...recorded })}\n`
+        : `Recorded ${state} of ${sha.slice(0, 12)} (run ${runId}) in ${stage}: deployment ${recorded.deploymentId}.\n`,
+    );
     return 0;
-  }
-  const stage = stageOption(values.stage);
-  const runId = runIdOption(values["run-id"], USAGE);
-  const sha = values.sha;
-  if (sha === undefined || !/^[0-9a-f]{40}$/.test(sha)) {
-    throw new UsageError(`--sha takes the build's full 40-digit commit SHA.\n${USAGE}`);
-  }
-  const state = values.state;
-  if (!(DEPLOYMENT_STATES as readonly (string | undefined)[]).includes(state)) {
-    throw new UsageError(`--state takes one of ${DEPLOYMENT_STATES.join(", ")}.\n${USAGE}`);
-  }
-  const deploymentId = values["deployment-id"];
-  if (deploymentId !== undefined && !/^[1-9]\d*$/.test(deploymentId)) {
-    throw new UsageError(`--deployment-id takes a number, not "${deploymentId}".\n${USAGE}`);
-  }
-  const recorded = await recordDeployment(githubClient(env), {
-    stage,
-    sha,
-    runId,
-    state: state as DeploymentState,
-    environmentUrl: values["environment-url"],
-    logUrl: currentRunUrl(env),
-    deploymentId: deploymentId === undefined ? undefined : Number(deploymentId),
-  });
-  await setStepOutputs({ "deployment-id": String(recorded.deploymentId) }, env);
-  out(
-    values.json === true
-      ? `${JSON.stringify({ stage, sha, runId, state, ...recorded })}\n`
-      : `Recorded ${state} of ${sha.slice(0, 12)} (run ${runId}) in ${stage}: deployment ${recorded.deploymentId}.\n`,
-  );
-  return 0;
-}
+  },
+);
 
 runIfMain(import.meta.url, (argv) => promotionCommand(argv));

@@ -12,7 +12,7 @@ import {
   recordLine,
   sha256Hex,
 } from "./build-record.js";
-import { type GitHubStandIn, startGitHubStandIn } from "./github-stand-in.js";
+import { type GitHubStandIn, jobLog, mainRun, startGitHubStandIn } from "./github-stand-in.js";
 import { verifyBuildCommand } from "./verify-build.js";
 
 let dir: string;
@@ -112,23 +112,14 @@ describe("npm run verify-build -- --run-id", () => {
 
   /** A Main run whose build job logged `lines`, as GitHub serves a job log. */
   function seedRun(id: number, lines: readonly string[]) {
-    github.state.runs.push({
-      id,
-      name: "Main",
-      path: ".github/workflows/main.yml",
-      head_branch: "main",
-      head_sha: "1".repeat(40),
-      event: "push",
-      status: "completed",
-      conclusion: "success",
-    });
+    github.state.runs.push(mainRun({ id }));
     github.state.jobs.push({
       id: id * 10,
       run_id: id,
       name: BUILD_JOB_NAME,
       status: "completed",
       conclusion: "success",
-      log: lines.map((line) => `2026-11-30T12:00:00.0000000Z ${line}`).join("\n"),
+      log: jobLog(...lines),
     });
   }
 

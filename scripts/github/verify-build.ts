@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { ARTIFACTS, type BundleManifest, FUNCTION_NAMES } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
-import { parseCommandLine, runIfMain, UsageError } from "../cli.js";
+import { runIfMain, UsageError } from "../cli.js";
 import {
   BUILD_JOB_NAME,
   buildFiles,
@@ -12,6 +12,7 @@ import {
   sha256Hex,
 } from "./build-record.js";
 import { githubClient } from "./client.js";
+import { stepCommand } from "./step-command.js";
 import { appendStepSummary } from "./step-files.js";
 
 /**
@@ -168,12 +169,8 @@ Exits 1 naming each file, the expected and the actual digest when anything diffe
   --json                         print the result as JSON
 `;
 
-export async function verifyBuildCommand(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  out: (text: string) => void = (text) => process.stdout.write(text),
-): Promise<number> {
-  const parsed = parseCommandLine(argv, {
+export const verifyBuildCommand = stepCommand(
+  {
     usage: USAGE,
     options: {
       dir: { type: "string" },
@@ -183,57 +180,60 @@ export async function verifyBuildCommand(
       "zips-only": { type: "boolean" },
       json: { type: "boolean" },
     },
-  });
-  if (parsed === undefined) return 0;
-  const { values } = parsed;
-  const sources = [
-    values["expect-manifest-sha256"] !== undefined,
-    values["run-id"] !== undefined,
-    values["zips-only"] === true,
-  ].filter(Boolean).length;
-  if (sources !== 1) {
-    throw new UsageError(
-      `Say what to check the manifest against: exactly one of --expect-manifest-sha256, --run-id or --zips-only.\n${USAGE}`,
-    );
-  }
-  let expected: ExpectedBuild | null = null;
-  if (values["expect-manifest-sha256"] !== undefined) {
-    expected = { manifestSha256: values["expect-manifest-sha256"].toLowerCase() };
-    if (!/^[0-9a-f]{64}$/.test(expected.manifestSha256)) {
+  },
+  async (parsed, env, out) => {
+    const { values } = parsed;
+    const sources = [
+      values["expect-manifest-sha256"] !== undefined,
+      values["run-id"] !== undefined,
+      values["zips-only"] === true,
+    ].filter(Boolean).length;
+    if (sources !== 1) {
       throw new UsageError(
-        `--expect-manifest-sha256 takes 64 hex digits, not "${values["expect-manifest-sha256"]}".\n${USAGE}`,
+        `Say what to check the manifest against: exactly one of --expect-manifest-sha256, --run-id or --zips-only.\n${USAGE}`,
       );
     }
-  } else if (values["run-id"] !== undefined) {
-    const runId = runIdOption(values["run-id"], USAGE);
-    const record = await readBuildRecord(githubClient(env), runId, values.job);
-    expected = { manifestSha256: record.digest, files: record.files };
-  }
-  const result = await verifyBuild(resolve(values.dir ?? "."), expected);
-  if (values.json === true) {
-    out(`${JSON.stringify(result)}\n`);
-  } else {
-    for (const file of result.files) {
-      out(`${file.actual === file.expected ? "ok " : "BAD"} ${file.file} ${file.actual ?? "-"}\n`);
+    let expected: ExpectedBuild | null = null;
+    if (values["expect-manifest-sha256"] !== undefined) {
+      expected = { manifestSha256: values["expect-manifest-sha256"].toLowerCase() };
+      if (!/^[0-9a-f]{64}$/.test(expected.manifestSha256)) {
+        throw new UsageError(
+          `--expect-manifest-sha256 takes 64 hex digits, not "${values["expect-manifest-sha256"]}".\n${USAGE}`,
+        );
+      }
+    } else if (values["run-id"] !== undefined) {
+      const runId = runIdOption(values["run-id"], USAGE);
+      const record = await readBuildRecord(githubClient(env), runId, values.job);
+      expected = { manifestSha256: record.digest, files: record.files };
     }
-    out(
-      `${expected === null || expected.manifestSha256 === result.manifestSha256 ? "ok " : "BAD"} ${ARTIFACTS.dir}/${ARTIFACTS.manifestFile} ${result.manifestSha256}${expected === null ? " (not checked against a record: --zips-only)" : ""}\n`,
-    );
-  }
-  if (!result.ok) {
+    const result = await verifyBuild(resolve(values.dir ?? "."), expected);
+    if (values.json === true) {
+      out(`${JSON.stringify(result)}\n`);
+    } else {
+      for (const file of result.files) {
+        out(
+          `${file.actual === file.expected ? "ok " : "BAD"} ${file.file} ${file.actual ?? "-"}\n`,
+        );
+      }
+      out(
+        `${expected === null || expected.manifestSha256 === result.manifestSha256 ? "ok " : "BAD"} ${ARTIFACTS.dir}/${ARTIFACTS.manifestFile} ${result.manifestSha256}${expected === null ? " (not checked against a record: --zips-only)" : ""}\n`,
+      );
+    }
+    if (!result.ok) {
+      await appendStepSummary(
+        `> [!CAUTION]\n> The build does not match its record; nothing was planned or deployed:\n${result.problems.map((p) => `> - ${p}`).join("\n")}`,
+        env,
+      );
+      throw new ExpectedError(
+        `The build does not match its record; stop, do not deploy it:\n${result.problems.map((p) => `  ${p}`).join("\n")}`,
+      );
+    }
     await appendStepSummary(
-      `> [!CAUTION]\n> The build does not match its record; nothing was planned or deployed:\n${result.problems.map((p) => `> - ${p}`).join("\n")}`,
+      `Build verified: ${result.files.length} zips match \`${ARTIFACTS.dir}/${ARTIFACTS.manifestFile}\` (sha256 \`${result.manifestSha256}\`${expected === null ? ", not checked against a record" : ", as the build recorded"}).`,
       env,
     );
-    throw new ExpectedError(
-      `The build does not match its record; stop, do not deploy it:\n${result.problems.map((p) => `  ${p}`).join("\n")}`,
-    );
-  }
-  await appendStepSummary(
-    `Build verified: ${result.files.length} zips match \`${ARTIFACTS.dir}/${ARTIFACTS.manifestFile}\` (sha256 \`${result.manifestSha256}\`${expected === null ? ", not checked against a record" : ", as the build recorded"}).`,
-    env,
-  );
-  return 0;
-}
+    return 0;
+  },
+);
 
 runIfMain(import.meta.url, (argv) => verifyBuildCommand(argv));

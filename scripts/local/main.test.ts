@@ -34,26 +34,53 @@ function cli(args: string[]) {
   ] as const;
 }
 
+/**
+ * Starts `npm start --json` with its state in `stateDir` and resolves at its ready line with the
+ * stage's outputs; every line after that is a log entry, handed to `onEntry`.
+ */
+async function startJsonStage(
+  stateDir: string,
+  extraArgs: readonly string[] = [],
+  onEntry: (entry: LocalLogEntry) => void = () => {},
+) {
+  const [command, args, options] = cli([
+    "--port",
+    "0",
+    "--json",
+    "--dist-dir",
+    join(dir, "dist"),
+    ...extraArgs,
+  ]);
+  const started = spawn(command, args, {
+    env: { ...options.env, [STATE_DIR_ENV]: stateDir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child = started;
+  const lines = createInterface({ input: started.stdout });
+  const outputs = await new Promise<StageOutputs | undefined>((resolve) => {
+    lines.on("line", (line) => {
+      const parsed = JSON.parse(line) as { type: string; outputs?: StageOutputs };
+      if (parsed.type === "ready") resolve(parsed.outputs);
+      else onEntry(parsed as LocalLogEntry);
+    });
+    // Output ended without a ready line: the stage failed to start, and the caller's checks say so.
+    lines.on("close", () => resolve(undefined));
+  });
+  return { started, outputs };
+}
+
+/** Runs the CLI with `args` to its failure: its exit code and what it wrote to stderr. */
+async function runToFailure(args: string[]) {
+  const [command, argv, options] = cli(args);
+  return (await promisify(execFile)(command, argv, options).catch((e: unknown) => e)) as {
+    code: number;
+    stderr: string;
+  };
+}
+
 describe("npm start", () => {
   it("prints a ready line, serves clients, and on Ctrl-C closes them with 1001 and exits 0", async () => {
-    const [command, args, options] = cli([
-      "--port",
-      "0",
-      "--json",
-      "--dist-dir",
-      join(dir, "dist"),
-    ]);
-    const started = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-    child = started;
-    const lines = createInterface({ input: started.stdout });
-    let outputs: StageOutputs | undefined;
-    for await (const line of lines) {
-      const parsed = JSON.parse(line) as { type: string; outputs?: StageOutputs };
-      if (parsed.type === "ready") {
-        outputs = parsed.outputs;
-        break;
-      }
-    }
+    const { started, outputs } = await startJsonStage(join(dir, "state"));
     expect(outputs?.websocketUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/local$/);
     await access(join(dir, "state", "local.json"));
 
@@ -101,31 +128,8 @@ describe("npm start", () => {
 
   it("takes interrupts moments apart as one Ctrl-C: every $disconnect still runs", async () => {
     const stateDir = join(dir, "state-relayed");
-    const [command, args, options] = cli([
-      "--port",
-      "0",
-      "--json",
-      "--dist-dir",
-      join(dir, "dist"),
-    ]);
-    const started = spawn(command, args, {
-      env: { ...options.env, [STATE_DIR_ENV]: stateDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = started;
-    const lines = createInterface({ input: started.stdout });
     const entries: LocalLogEntry[] = [];
-    let outputs: StageOutputs | undefined;
-    const ready = new Promise<void>((resolve) => {
-      lines.on("line", (line) => {
-        const parsed = JSON.parse(line) as { type: string; outputs?: StageOutputs };
-        if (parsed.type === "ready") {
-          outputs = parsed.outputs;
-          resolve();
-        } else entries.push(parsed as LocalLogEntry);
-      });
-    });
-    await ready;
+    const { started, outputs } = await startJsonStage(stateDir, [], (entry) => entries.push(entry));
     const sockets = await Promise.all(
       Array.from({ length: 20 }, async () => {
         const socket = new WebSocket(outputs?.websocketUrl ?? "");
@@ -149,25 +153,13 @@ describe("npm start", () => {
   }, 60_000);
 
   it("exits 2 naming the bad value when a port is not a number", async () => {
-    const [command, args, options] = cli(["--port", "eighty"]);
-    const failure = (await promisify(execFile)(command, args, options).catch(
-      (e: unknown) => e,
-    )) as {
-      code: number;
-      stderr: string;
-    };
+    const failure = await runToFailure(["--port", "eighty"]);
     expect(failure.code).toBe(2);
     expect(failure.stderr).toContain("--port eighty is not a port");
   });
 
   it("says which bundles are missing and how to build them", async () => {
-    const [command, args, options] = cli(["--port", "0", "--dist-dir", join(dir, "nowhere")]);
-    const failure = (await promisify(execFile)(command, args, options).catch(
-      (e: unknown) => e,
-    )) as {
-      code: number;
-      stderr: string;
-    };
+    const failure = await runToFailure(["--port", "0", "--dist-dir", join(dir, "nowhere")]);
     expect(failure.code).toBe(1);
     expect(failure.stderr).toContain("npm run bundle");
     expect(failure.stderr).not.toMatch(/\n\s+at /);
@@ -175,46 +167,21 @@ describe("npm start", () => {
 
   it("closes idle connections and long ones after the times given on the command line, with 1001 and their $disconnect", async () => {
     const stateDir = join(dir, "state-timeouts");
-    const [command, args, options] = cli([
-      "--port",
-      "0",
-      "--json",
-      "--dist-dir",
-      join(dir, "dist"),
-      "--idle-timeout",
-      "400",
-      "--max-connection",
-      "1200",
-    ]);
-    const started = spawn(command, args, {
-      env: { ...options.env, [STATE_DIR_ENV]: stateDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = started;
-    const lines = createInterface({ input: started.stdout });
-    const entries: LocalLogEntry[] = [];
-    let outputs: StageOutputs | undefined;
     const disconnects: number[] = [];
     let disconnected: () => void = () => {};
     const bothDisconnected = new Promise<void>((resolve) => {
       disconnected = resolve;
     });
-    await new Promise<void>((resolve) => {
-      lines.on("line", (line) => {
-        const parsed = JSON.parse(line) as { type: string; outputs?: StageOutputs };
-        if (parsed.type === "ready") {
-          outputs = parsed.outputs;
-          resolve();
-          return;
-        }
-        const entry = parsed as LocalLogEntry;
-        entries.push(entry);
+    const { started, outputs } = await startJsonStage(
+      stateDir,
+      ["--idle-timeout", "400", "--max-connection", "1200"],
+      (entry) => {
         if (entry.type === "invocation" && entry.function === "disconnect") {
           disconnects.push(1);
           if (disconnects.length === 2) disconnected();
         }
-      });
-    });
+      },
+    );
     const idle = new WebSocket(outputs?.websocketUrl ?? "");
     const busy = new WebSocket(outputs?.websocketUrl ?? "");
     // Listened for from the start: on a slow machine `idle` may time out before `busy` opens.
@@ -235,10 +202,7 @@ describe("npm start", () => {
   }, 60_000);
 
   it("exits 2 naming the option when a timeout is not a number of milliseconds", async () => {
-    const [command, args, options] = cli(["--idle-timeout", "soon"]);
-    const failure = (await promisify(execFile)(command, args, options).catch(
-      (e: unknown) => e,
-    )) as { code: number; stderr: string };
+    const failure = await runToFailure(["--idle-timeout", "soon"]);
     expect(failure.code).toBe(2);
     expect(failure.stderr).toContain("--idle-timeout takes a whole number of milliseconds");
   });

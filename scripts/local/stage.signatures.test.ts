@@ -1,14 +1,12 @@
 import { once } from "node:events";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile, stat } from "node:fs/promises";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { bundleFunctions } from "../bundle.js";
-import { type RunningLocalStage, STAGE_CREDENTIALS_PROFILE, startLocalStage } from "./stage.js";
+import { type RunningLocalStage, STAGE_CREDENTIALS_PROFILE } from "./stage.js";
+import { type StageFixture, startStageFixture } from "./stage-fixture.js";
 
 /**
  * A strict stage (what a non-loopback --host gets), run on 127.0.0.1: only its own credentials,
@@ -16,25 +14,15 @@ import { type RunningLocalStage, STAGE_CREDENTIALS_PROFILE, startLocalStage } fr
  * working end to end.
  */
 
-let dir: string;
+let fixture: StageFixture;
 let stage: RunningLocalStage;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "local-stage-signatures-"));
-  const distDir = join(dir, "dist");
-  await bundleFunctions(distDir);
-  stage = await startLocalStage({
-    port: 0,
-    stateDir: join(dir, "state"),
-    distDir,
-    strictSignatures: true,
-  });
+  fixture = await startStageFixture("local-stage-signatures-", { strictSignatures: true });
+  stage = fixture.stage;
 }, 120_000);
 
-afterAll(async () => {
-  await stage?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => fixture?.remove());
 
 /** A ws client that resolves with the first frame it receives after `send`. */
 async function connect(url: string) {

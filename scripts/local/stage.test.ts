@@ -1,8 +1,5 @@
 import { execFile } from "node:child_process";
 import { EventEmitter, once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import {
   ApiGatewayManagementApiClient,
@@ -24,9 +21,9 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { STATE_DIR_ENV } from "../../functions/contract.js";
-import { bundleFunctions } from "../bundle.js";
 import type { InvocationEntry, LocalLogEntry } from "./local-log.js";
-import { type RunningLocalStage, SERVER_KEEP_ALIVE_MS, startLocalStage } from "./stage.js";
+import { type RunningLocalStage, SERVER_KEEP_ALIVE_MS } from "./stage.js";
+import { type StageFixture, startStageFixture } from "./stage-fixture.js";
 
 /**
  * End to end: the real bundles behind the local stage, driven by `ws` clients and the real SDK
@@ -34,7 +31,7 @@ import { type RunningLocalStage, SERVER_KEEP_ALIVE_MS, startLocalStage } from ".
  */
 
 const credentials = { accessKeyId: "any", secretAccessKey: "thing" };
-let dir: string;
+let fixture: StageFixture;
 let stage: RunningLocalStage;
 let s3: S3Client;
 let sns: SNSClient;
@@ -51,18 +48,11 @@ interface Client {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "local-stage-"));
-  // Bundles built from the current source into this test's own folder: never stale, never racing
-  // another process over dist/.
-  const distDir = join(dir, "dist");
-  await bundleFunctions(distDir);
-  stage = await startLocalStage({
-    port: 0,
-    stateDir: join(dir, "state"),
-    distDir,
+  fixture = await startStageFixture("local-stage-", {
     asyncRetryDelaysMs: [50, 50],
     onLog: (entry) => log.emit("entry", entry),
   });
+  stage = fixture.stage;
   const { outputs } = stage;
   s3 = new S3Client({ endpoint: outputs.endpoints?.s3, region: outputs.region, credentials });
   sns = new SNSClient({ endpoint: outputs.endpoints?.sns, region: outputs.region, credentials });
@@ -76,9 +66,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();
-  await stage?.stop();
+  await fixture?.remove();
   for (const client of [s3, sns, management]) client?.destroy();
-  await rm(dir, { recursive: true, force: true });
 });
 
 /**
@@ -281,7 +270,7 @@ describe("local stage end to end", () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ["--import", "tsx", "scripts/outputs.ts", "local", "--json"],
-      { env: { ...process.env, [STATE_DIR_ENV]: join(dir, "state") } },
+      { env: { ...process.env, [STATE_DIR_ENV]: fixture.stateDir } },
     );
     const printed = JSON.parse(stdout) as Record<string, unknown>;
     expect(printed).toEqual(stage.outputs);

@@ -50,20 +50,7 @@ export class RecordingClient {
 
   /** The next frame not yet taken, or undefined after `timeoutMs` or a close. */
   async next(timeoutMs: number): Promise<Buffer | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.read >= this.received.length) {
-      if (this.closeCode !== undefined) return undefined;
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
+    if (!(await this.until(() => this.read < this.received.length, timeoutMs))) return undefined;
     const frame = this.received[this.read] as Buffer;
     this.read += 1;
     return frame;

@@ -34,14 +34,22 @@ function flakyInvoker(failures: number) {
   };
 }
 
+type Options = ConstructorParameters<typeof AsyncInvocations>[2];
+
+/** The subscriber's invocations by SNS, retried 5 ms apart unless `options` say otherwise. */
+function snsInvocations(invoker: ReturnType<typeof flakyInvoker>, options: Partial<Options> = {}) {
+  return new AsyncInvocations(invoker, "subscriber", {
+    trigger: "sns",
+    timeoutMs: 1000,
+    retryDelaysMs: [5, 5],
+    ...options,
+  });
+}
+
 describe("asynchronous invocations", () => {
   it("retries a failed invocation until it succeeds, at most twice", async () => {
     const invoker = flakyInvoker(2);
-    const invocations = new AsyncInvocations(invoker, "subscriber", {
-      trigger: "sns",
-      timeoutMs: 1000,
-      retryDelaysMs: [5, 5],
-    });
+    const invocations = snsInvocations(invoker);
     invocations.send({});
     await invocations.settled();
     expect(invoker.attempts).toEqual([1, 2, 3]);
@@ -49,11 +57,7 @@ describe("asynchronous invocations", () => {
 
   it("stops retrying once an attempt succeeds", async () => {
     const invoker = flakyInvoker(1);
-    const invocations = new AsyncInvocations(invoker, "subscriber", {
-      trigger: "sns",
-      timeoutMs: 1000,
-      retryDelaysMs: [5, 5],
-    });
+    const invocations = snsInvocations(invoker);
     invocations.send({});
     await invocations.settled();
     expect(invoker.attempts).toEqual([1, 2]);
@@ -62,10 +66,7 @@ describe("asynchronous invocations", () => {
   it("gives up after Lambda's two retries and hands the event to the failure destination", async () => {
     const invoker = flakyInvoker(10);
     const failures: AsyncFailureRecord[] = [];
-    const invocations = new AsyncInvocations(invoker, "subscriber", {
-      trigger: "sns",
-      timeoutMs: 1000,
-      retryDelaysMs: [5, 5],
+    const invocations = snsInvocations(invoker, {
       functionArn: "arn:aws:lambda:us-east-1:000000000000:function:x",
       onFailure: (record) => failures.push(record),
     });
@@ -96,10 +97,7 @@ describe("asynchronous invocations", () => {
   it("sends nothing to the failure destination when a retry succeeds", async () => {
     const invoker = flakyInvoker(2);
     const failures: AsyncFailureRecord[] = [];
-    const invocations = new AsyncInvocations(invoker, "subscriber", {
-      trigger: "sns",
-      timeoutMs: 1000,
-      retryDelaysMs: [5, 5],
+    const invocations = snsInvocations(invoker, {
       onFailure: (record) => failures.push(record),
     });
     invocations.send({});
@@ -111,11 +109,7 @@ describe("asynchronous invocations", () => {
 
   it("does not invoke again after drain, even with a retry pending", async () => {
     const invoker = flakyInvoker(10);
-    const invocations = new AsyncInvocations(invoker, "subscriber", {
-      trigger: "sns",
-      timeoutMs: 1000,
-      retryDelaysMs: [60_000],
-    });
+    const invocations = snsInvocations(invoker, { retryDelaysMs: [60_000] });
     invocations.send({});
     await invoker.firstAttempt;
     // Waiting out the minute-long retry would exceed the test timeout.
