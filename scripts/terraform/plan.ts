@@ -1,8 +1,9 @@
-import { appendFile, mkdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { DEPLOYED_STAGES } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand } from "../cli.js";
+import { setStepOutputs } from "../github/step-files.js";
 import { formatPlanSummary } from "./plan-summary.js";
 import { type SavedPlanRecord, writeSavedPlanFiles } from "./saved-plan.js";
 import {
@@ -65,8 +66,8 @@ async function main(): Promise<number> {
     ...result.summary,
   };
   await writeSavedPlanFiles(record, result.text);
-  if (githubOutput && parsed.values["github-output"] === true) {
-    await appendFile(githubOutput, `has-changes=${result.hasChanges}\nplan-file=${planFile}\n`);
+  if (parsed.values["github-output"] === true) {
+    await setStepOutputs({ "has-changes": String(result.hasChanges), "plan-file": planFile });
   }
   if (parsed.values.json === true) {
     process.stdout.write(`${JSON.stringify(record)}\n`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { stateKey } from "../../stacks/backend.js";
 import { STAGE_SETTINGS, type StageSettings } from "../../stacks/stages.js";
-import { githubOutputLines, locateStage } from "./stage-location.js";
+import { locateStage, stepOutputs } from "./stage-location.js";
 
 const dev = STAGE_SETTINGS.dev;
 const inAccount = (account: string): StageSettings => ({ ...dev, account });
@@ -59,16 +59,14 @@ describe("locateStage", () => {
   });
 
   it("writes the job outputs the workflows read", () => {
-    const lines = githubOutputLines(
+    const outputs = stepOutputs(
       locateStage("dev", dev, { ...BUCKET, AWS_DEPLOY_ROLE_ARN: ROLE }, { role: "deploy" }),
     );
-    expect(lines).toContain(`region=${dev.region}\n`);
-    expect(lines).toContain(`role-arn=${ROLE}\n`);
-    expect(lines).toContain("configured=true\n");
-    const skipped = githubOutputLines(
-      locateStage("dev", dev, {}, { role: "plan", optionalRole: true }),
+    expect(Object.keys(outputs).sort()).toEqual(
+      ["account", "configured", "region", "role-arn", "stack", "state-key"].sort(),
     );
-    expect(skipped).toContain("configured=false\n");
-    expect(skipped).toContain("role-arn=\n");
+    expect(outputs).toMatchObject({ region: dev.region, "role-arn": ROLE, configured: "true" });
+    const skipped = stepOutputs(locateStage("dev", dev, {}, { role: "plan", optionalRole: true }));
+    expect(skipped).toMatchObject({ configured: "false", "role-arn": "" });
   });
 });

@@ -114,15 +114,14 @@ export function locateStage(
   return { ...location, role: { kind: options.role, arn } };
 }
 
-/** `key=value` lines for $GITHUB_OUTPUT. */
-export function githubOutputLines(location: StageLocation): string {
-  const lines = [
-    `region=${location.region}`,
-    `account=${location.account ?? ""}`,
-    `stack=${location.stack}`,
-    `state-key=${location.stateKey}`,
-    `role-arn=${location.role?.arn ?? ""}`,
-    `configured=${location.skipped === undefined}`,
-  ];
-  return `${lines.join("\n")}\n`;
+/** The step outputs the workflows read (written to $GITHUB_OUTPUT by setStepOutputs). */
+export function stepOutputs(location: StageLocation): Record<string, string> {
+  return {
+    region: location.region,
+    account: location.account ?? "",
+    stack: location.stack,
+    "state-key": location.stateKey,
+    "role-arn": location.role?.arn ?? "",
+    configured: String(location.skipped === undefined),
+  };
 }

@@ -1,10 +1,10 @@
-import { appendFile } from "node:fs/promises";
 import { DEPLOYED_STAGES } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { PIPELINE_ROLE_KINDS, type PipelineRoleKind } from "../../stacks/pipeline.js";
 import { STAGE_SETTINGS } from "../../stacks/stages.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
-import { githubOutputLines, locateStage, REGION_VARIABLE } from "./stage-location.js";
+import { setStepOutputs } from "../github/step-files.js";
+import { locateStage, REGION_VARIABLE, stepOutputs } from "./stage-location.js";
 import { deployedStageArgument } from "./stage-stack.js";
 
 const USAGE = `
@@ -45,10 +45,9 @@ runCommand(async () => {
     optionalRole: parsed.values["optional-role"] === true,
   });
   if (parsed.values["github-output"] === true) {
-    const file = process.env.GITHUB_OUTPUT;
-    if (!file)
+    if (!(await setStepOutputs(stepOutputs(location)))) {
       throw new ExpectedError("--github-output needs $GITHUB_OUTPUT (set by GitHub Actions).");
-    await appendFile(file, githubOutputLines(location));
+    }
   }
   if (location.skipped !== undefined) {
     process.stderr.write(`${stage} skipped: ${location.skipped}.\n`);
