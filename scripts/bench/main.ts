@@ -2,11 +2,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARTIFACTS, ENV, type EnvName, FANOUT, LOCAL } from "../../functions/contract.js";
+import { ARTIFACTS, ENV, type EnvName, FANOUT } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { LOOPBACK_CREDENTIALS } from "../local/http/request-signature.js";
 import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
-import type { LocalStageOutputs } from "../local/stage.js";
+import {
+  type LocalStageOutputs,
+  functionEnvironment as stageFunctionEnvironment,
+} from "../local/stage.js";
 import { type BaselineBundles, buildBaselineBundles } from "./baseline-bundles.js";
 import { buildVariants, POSTER_VARIANTS, type PosterVariant } from "./bundle-variants.js";
 import { type ColdStart, coldStarts } from "./cold-start.js";
@@ -104,38 +108,25 @@ function defaultMessages(clients: number): number {
 }
 
 /**
- * What the stage gives its functions, for the function hosts: the contract's variables from the
- * stage's outputs, Lambda's region and credentials, and the SDK endpoints of the local stage.
- */
-/**
  * The bench's throttle budget: the account's whole limit, so that pacing never hides what a
  * poster costs (a stage's default spends a tenth of it). Fan-outs above one page are sharded to
  * the stage's fan-out workers, which get the same budget.
  */
 const BENCH_POSTS_PER_SECOND = String(FANOUT.accountRequestsPerSecond);
+/** What the bench's stage and function hosts run with instead of the stage's defaults. */
+const BENCH_FUNCTION_SETTINGS: Partial<Record<EnvName, string>> = {
+  [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
+};
 
-function functionEnvironment(outputs: LocalStageOutputs): Record<string, string | undefined> {
+/**
+ * What the function hosts get: what the stage gives its own functions (the bench's stages listen
+ * on loopback, so they sign with the loopback credentials), with the bench's settings.
+ */
+function hostEnvironment(outputs: LocalStageOutputs): Record<string, string | undefined> {
   return {
-    [ENV.connectionsBucket]: outputs.connectionsBucket,
-    [ENV.connectionsPrefix]: outputs.connectionsPrefix,
-    [ENV.managementEndpoint]: outputs.managementEndpoint,
-    [ENV.topicArn]: outputs.topicArn,
-    [ENV.fanoutFunction]: "fanout",
-    [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
-    [ENV.fanoutInProcessMax]: String(FANOUT.inProcessMaxDefault),
-    [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
+    ...stageFunctionEnvironment(outputs, LOOPBACK_CREDENTIALS),
+    ...BENCH_FUNCTION_SETTINGS,
     [ENV.serviceName]: "bench-subscriber",
-    [ENV.logLevel]: "INFO",
-    AWS_REGION: LOCAL.region,
-    AWS_DEFAULT_REGION: LOCAL.region,
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_ENDPOINT_URL_S3: outputs.endpoints.s3,
-    AWS_ENDPOINT_URL_SNS: outputs.endpoints.sns,
-    AWS_ENDPOINT_URL_LAMBDA: outputs.endpoints.lambda,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
 }
 
@@ -248,9 +239,10 @@ runCommand(async () => {
       variantsDir = await mkdtemp(join(tmpdir(), "bench-variants-"));
       const variants = await buildVariants("subscriber", variantsDir);
       progress("starting the local stage");
-      const { stage, clients, outputs, rawUrl } = await startStage("stage", {
-        [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
-      });
+      const { stage, clients, outputs, rawUrl } = await startStage(
+        "stage",
+        BENCH_FUNCTION_SETTINGS,
+      );
       const hosts = new Map<PosterVariant, Worker>();
       for (const variant of POSTER_VARIANTS) {
         if (!paths.includes(variant)) continue;
@@ -262,7 +254,7 @@ runCommand(async () => {
         );
         workers.push(host);
         const bundle = variants.find((built) => built.variant === variant)?.file;
-        await host.request("load", { bundle, env: functionEnvironment(outputs) });
+        await host.request("load", { bundle, env: hostEnvironment(outputs) });
         hosts.set(variant, host);
       }
       let roundTrip: { rttMs: number; hosts: Map<PosterVariant, Worker> } | undefined;
@@ -291,7 +283,7 @@ runCommand(async () => {
           const bundle = variants.find((built) => built.variant === variant)?.file;
           await host.request("load", {
             bundle,
-            env: { ...functionEnvironment(outputs), [ENV.managementEndpoint]: url },
+            env: { ...hostEnvironment(outputs), [ENV.managementEndpoint]: url },
           });
           roundTrip.hosts.set(variant, host);
         }
