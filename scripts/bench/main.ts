@@ -12,12 +12,24 @@ import {
   functionEnvironment as stageFunctionEnvironment,
 } from "../local/stage.js";
 import { type BaselineBundles, buildBaselineBundles } from "./baseline-bundles.js";
-import { buildVariants, POSTER_VARIANTS, type PosterVariant } from "./bundle-variants.js";
+import {
+  buildNoOpConnect,
+  buildVariants,
+  POSTER_VARIANTS,
+  type PosterVariant,
+} from "./bundle-variants.js";
 import { type ColdStart, coldStarts } from "./cold-start.js";
-import { Arrivals, type FanOutPath, type FanOutResult, fanOutScenario } from "./fan-out.js";
+import {
+  Arrivals,
+  type ConnectRate,
+  type FanOutPath,
+  type FanOutResult,
+  fanOutScenario,
+  openThroughConnect,
+} from "./fan-out.js";
 import { posterComparison } from "./poster-comparison.js";
 import { passed } from "./receipts.js";
-import { type BenchReport, benchTables, judgeGoals, summarize } from "./report.js";
+import { type BenchReport, benchTables, connectFigures, judgeGoals, summarize } from "./report.js";
 import {
   SHARD_PAGE_SIZES,
   type ShardRun,
@@ -209,10 +221,14 @@ runCommand(async () => {
   });
 
   const errors: string[] = [];
-  /** A fresh local stage (with these function settings) and a clients process, both tracked. */
+  /**
+   * A fresh local stage (with these function settings, and the bundles of `bundles`) and a
+   * clients process, both tracked.
+   */
   const startStage = async (
     label: string,
     functionEnvironment: Partial<Record<EnvName, string>>,
+    bundles = distDir,
   ) => {
     const stage = Worker.start(label, new URL("./stage-host.ts", import.meta.url), {}, profileDir);
     const clients = Worker.start(
@@ -225,7 +241,7 @@ runCommand(async () => {
     const { outputs, rawUrl } = await stage.request<{
       outputs: LocalStageOutputs;
       rawUrl: string;
-    }>("start", { distDir, functionEnvironment });
+    }>("start", { distDir: bundles, functionEnvironment });
     return { stage, clients, outputs, rawUrl };
   };
 
@@ -234,10 +250,32 @@ runCommand(async () => {
       ? await posterComparison(posts, 5, progress, profileDir)
       : undefined;
     const fanOut: FanOutResult[] = [];
+    /** By size: the connect rate of a fresh stage whose $connect does nothing. */
+    const noOpConnect = new Map<number, ConnectRate>();
     if (sections.has("fanout")) {
-      progress("building the poster variants of the subscriber");
+      progress("building the poster variants of the subscriber and a no-op $connect");
       variantsDir = await mkdtemp(join(tmpdir(), "bench-variants-"));
       const variants = await buildVariants("subscriber", variantsDir);
+      const noOpDist = await buildNoOpConnect(distDir, join(variantsDir, "no-op-connect"));
+      /** Opens `size` clients on a stage of its own with the no-op $connect, then stops it. */
+      const noOpConnectRate = async (size: number) => {
+        progress(`N=${size}: opening ${size} connections through a no-op $connect`);
+        const { stage, clients, outputs } = await startStage(
+          "stage (no-op $connect)",
+          BENCH_FUNCTION_SETTINGS,
+          noOpDist,
+        );
+        try {
+          return await openThroughConnect(
+            { stage, clients },
+            outputs.websocketUrl,
+            `no-op-${size}`,
+            size,
+          );
+        } finally {
+          await Promise.all([stage.stop(), clients.stop()]);
+        }
+      };
       progress("starting the local stage");
       const { stage, clients, outputs, rawUrl } = await startStage(
         "stage",
@@ -299,6 +337,8 @@ runCommand(async () => {
       };
       for (const [index, size] of sizes.entries()) {
         try {
+          // Just before the real one, so both see the machine in the same state.
+          noOpConnect.set(size, await noOpConnectRate(size));
           fanOut.push(
             await fanOutScenario(bench, {
               clients: size,
@@ -369,7 +409,7 @@ runCommand(async () => {
       coldStart = await coldStarts(distDir, coldRuns, progress, baseline);
     }
     const synth = sections.has("synth") ? await synthComparison(synthRuns, progress) : undefined;
-    return { posters, fanOut, shards, coldStart, synth };
+    return { posters, fanOut, noOpConnect, shards, coldStart, synth };
   };
 
   let measured: Awaited<ReturnType<typeof measure>>;
@@ -419,13 +459,16 @@ runCommand(async () => {
       loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
     },
     seconds: (performance.now() - started) / 1000,
-    fanOut: measured.fanOut.map((run) => ({
-      clients: run.clients,
-      connectsPerSecond: run.connect.perSecond,
-      connectCpu: run.connect.cpu,
-      paths: summarize(run),
-      audits: run.audits,
-    })),
+    fanOut: measured.fanOut.map((run) => {
+      const noOp = measured.noOpConnect.get(run.clients);
+      return {
+        clients: run.clients,
+        ...connectFigures(run.connect, run.clients),
+        ...(noOp === undefined ? {} : { noOpConnect: connectFigures(noOp, run.clients) }),
+        paths: summarize(run),
+        audits: run.audits,
+      };
+    }),
     posters: measured.posters,
     shards: measured.shards.map((run) => ({
       clients: run.result.clients,
