@@ -53,6 +53,8 @@ Measures, side by side in one run on 127.0.0.1 (never against fixed times: machi
              last client p50/p99, function CPU per message; every client's receipts audited
   connect    connections per second through $connect (registry write included) while the fan-out
              clients open, with the stage's CPU split by part (gateway, invoker, function, S3)
+             and the clients' CPU per connection; just before, the same on a fresh stage whose
+             $connect is a no-op handler: the rate everything but the function allows
   cold-start each bundle imported in fresh processes: wall time (median), CPU (least), size;
              with --baseline, next to its bundle from that commit
   synth      \`npm run synth\`'s per-resource imports against the provider's package root: wall
