@@ -1,9 +1,16 @@
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
-import { ARTIFACTS, type FunctionName } from "../../functions/contract.js";
+import {
+  ARTIFACTS,
+  FUNCTION_NAMES,
+  type FunctionName,
+  functionForRoute,
+  ROUTE_KEYS,
+} from "../../functions/contract.js";
 import { functionBuildOptions } from "../bundle.js";
+import { bundlePath } from "../local/lambda/invoker.js";
 
 /**
  * The bench's bundles of one function, identical to `npm run bundle`'s but for the poster: the
@@ -53,4 +60,27 @@ export async function buildVariants(fn: FunctionName, outDir: string): Promise<V
     built.push({ variant, file, bytes: (await stat(file)).size });
   }
   return built;
+}
+
+/**
+ * A copy of distDir's bundles whose `$connect` function is a no-op handler
+ * (variants/no-op-connect.ts), for a stage whose connect rate is bounded by everything but the
+ * function: built into outDir, which a local stage takes as its distDir.
+ */
+export async function buildNoOpConnect(distDir: string, outDir: string): Promise<string> {
+  const connect = functionForRoute(ROUTE_KEYS.connect);
+  for (const fn of FUNCTION_NAMES) {
+    const file = bundlePath(outDir, fn);
+    await mkdir(dirname(file), { recursive: true });
+    if (fn === connect) {
+      await build({
+        ...functionBuildOptions(fn, ROOT),
+        entryPoints: [join(ROOT, "scripts/bench/variants/no-op-connect.ts")],
+        outfile: file,
+      });
+    } else {
+      await copyFile(bundlePath(distDir, fn), file);
+    }
+  }
+  return outDir;
 }

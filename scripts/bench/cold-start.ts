@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import {
@@ -11,6 +10,7 @@ import {
   LOCAL,
 } from "../../functions/contract.js";
 import { bundlePath } from "../local/lambda/invoker.js";
+import { measureInProcess } from "./measured-process.js";
 
 /**
  * Cold start: each bundle imported in a fresh `node` process (what Lambda's init phase does with
@@ -84,28 +84,11 @@ interface ImportTime {
 }
 
 function importOnce(file: string): Promise<ImportTime> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--input-type=module", "-e", IMPORT_TIMER, pathToFileURL(file).href],
-      { env: coldStartEnvironment(), stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      // The last lines carry the error; the ones before may quote a whole minified bundle line.
-      const tail = err.trim().split("\n").slice(-8).join("\n").slice(-2000);
-      if (code !== 0) reject(new Error(`importing ${file} failed (exit ${code}): ${tail}`));
-      else resolve(JSON.parse(out) as ImportTime);
-    });
-  });
+  return measureInProcess<ImportTime>(
+    `importing ${file}`,
+    ["--input-type=module", "-e", IMPORT_TIMER, pathToFileURL(file).href],
+    { env: coldStartEnvironment() },
+  );
 }
 
 export function median(values: readonly number[]): number {

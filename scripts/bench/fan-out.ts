@@ -78,7 +78,7 @@ export interface PathResult {
 export interface FanOutResult {
   readonly clients: number;
   readonly messages: number;
-  readonly connect: { readonly ms: number; readonly perSecond: number; readonly cpu: StageCpu };
+  readonly connect: ConnectRate;
   readonly paths: readonly PathResult[];
   readonly audits: { readonly stage: Audit; readonly raw: Audit };
   readonly ok: boolean;
@@ -87,6 +87,43 @@ export interface FanOutResult {
 export interface StageCpu {
   readonly cpuMs: number;
   readonly breakdown: CpuBreakdown | undefined;
+}
+
+/** Connections opened through a stage's `$connect`, and what opening them cost each side. */
+export interface ConnectRate {
+  readonly ms: number;
+  readonly perSecond: number;
+  /** The stage's process (gateway, invoker, the functions' threads, S3 stand-in). */
+  readonly cpu: StageCpu;
+  /** The clients' process: the `ws` handshakes alone, user + system. */
+  readonly clientCpuMs: number;
+}
+
+/**
+ * Opens `count` clients on `channel` through the stage's `$connect`, `concurrency` at a time,
+ * profiling the stage meanwhile.
+ */
+export async function openThroughConnect(
+  processes: { readonly stage: Worker; readonly clients: Worker },
+  url: string,
+  channel: string,
+  count: number,
+  concurrency = 64,
+): Promise<ConnectRate> {
+  await processes.stage.request("profile", { action: "start" });
+  const opened = await processes.clients.request<{ ms: number; cpuMs: number }>("open", {
+    channel,
+    url,
+    count,
+    concurrency,
+  });
+  const cpu = await processes.stage.request<StageCpu>("profile", { action: "stop" });
+  return {
+    ms: opened.ms,
+    perSecond: (count / opened.ms) * 1000,
+    cpu: { cpuMs: cpu.cpuMs, breakdown: cpu.breakdown },
+    clientCpuMs: opened.cpuMs,
+  };
 }
 
 /** A fan-out that did not finish: the run fails, saying which step stalled. */
@@ -200,14 +237,13 @@ export async function fanOutScenario(
   const rawChannel = `raw-${count}`;
 
   progress(`N=${count}: opening ${count} connections through $connect`);
-  await bench.stage.request("profile", { action: "start" });
-  const opened = await bench.clients.request<{ ms: number }>("open", {
-    channel: stageChannel,
-    url: bench.outputs.websocketUrl,
+  const connect = await openThroughConnect(
+    bench,
+    bench.outputs.websocketUrl,
+    stageChannel,
     count,
-    concurrency: options.connectConcurrency ?? 64,
-  });
-  const profile = await bench.stage.request<StageCpu>("profile", { action: "stop" });
+    options.connectConcurrency,
+  );
   await bench.clients.request("open", {
     channel: rawChannel,
     url: bench.rawUrl,
@@ -315,7 +351,7 @@ export async function fanOutScenario(
   return {
     clients: count,
     messages,
-    connect: { ms: opened.ms, perSecond: (count / opened.ms) * 1000, cpu: profile },
+    connect,
     paths: runs.map((run) => {
       const { latenciesMs, cpuMs, systemCpuMs, delivered, spans } = results.get(run) ?? {
         latenciesMs: [],

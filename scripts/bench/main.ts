@@ -2,25 +2,34 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  ARTIFACTS,
-  ENV,
-  type EnvName,
-  FANOUT,
-  LOCAL,
-  LOCAL_STAGE,
-} from "../../functions/contract.js";
+import { ARTIFACTS, ENV, type EnvName, FANOUT, LOCAL_STAGE } from "../../functions/contract.js";
 import { ExpectedError } from "../../smoke/errors.js";
 import { parseCommandLine, runCommand, UsageError } from "../cli.js";
+import { LOOPBACK_CREDENTIALS } from "../local/http/request-signature.js";
 import { buildBundles, bundlesOutdated } from "../local/lambda/bundles.js";
-import type { LocalStageOutputs } from "../local/stage.js";
+import {
+  type LocalStageOutputs,
+  functionEnvironment as stageFunctionEnvironment,
+} from "../local/stage.js";
 import { type BaselineBundles, buildBaselineBundles } from "./baseline-bundles.js";
-import { buildVariants, POSTER_VARIANTS, type PosterVariant } from "./bundle-variants.js";
+import {
+  buildNoOpConnect,
+  buildVariants,
+  POSTER_VARIANTS,
+  type PosterVariant,
+} from "./bundle-variants.js";
 import { type ColdStart, coldStarts } from "./cold-start.js";
-import { Arrivals, type FanOutPath, type FanOutResult, fanOutScenario } from "./fan-out.js";
+import {
+  Arrivals,
+  type ConnectRate,
+  type FanOutPath,
+  type FanOutResult,
+  fanOutScenario,
+  openThroughConnect,
+} from "./fan-out.js";
 import { posterComparison } from "./poster-comparison.js";
 import { passed } from "./receipts.js";
-import { type BenchReport, benchTables, judgeGoals, summarize } from "./report.js";
+import { type BenchReport, benchTables, connectFigures, judgeGoals, summarize } from "./report.js";
 import {
   SHARD_PAGE_SIZES,
   type ShardRun,
@@ -44,6 +53,8 @@ Measures, side by side in one run on 127.0.0.1 (never against fixed times: machi
              last client p50/p99, function CPU per message; every client's receipts audited
   connect    connections per second through $connect (registry write included) while the fan-out
              clients open, with the stage's CPU split by part (gateway, invoker, function, S3)
+             and the clients' CPU per connection; just before, the same on a fresh stage whose
+             $connect is a no-op handler: the rate everything but the function allows
   cold-start each bundle imported in fresh processes: wall time (median), CPU (least), size;
              with --baseline, next to its bundle from that commit
   synth      \`npm run synth\`'s per-resource imports against the provider's package root: wall
@@ -112,38 +123,25 @@ function defaultMessages(clients: number): number {
 }
 
 /**
- * What the stage gives its functions, for the function hosts: the contract's variables from the
- * stage's outputs, Lambda's region and credentials, and the SDK endpoints of the local stage.
- */
-/**
  * The bench's throttle budget: the account's whole limit, so that pacing never hides what a
  * poster costs (a stage's default spends a tenth of it). Fan-outs above one page are sharded to
  * the stage's fan-out workers, which get the same budget.
  */
 const BENCH_POSTS_PER_SECOND = String(FANOUT.accountRequestsPerSecond);
+/** What the bench's stage and function hosts run with instead of the stage's defaults. */
+const BENCH_FUNCTION_SETTINGS: Partial<Record<EnvName, string>> = {
+  [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
+};
 
-function functionEnvironment(outputs: LocalStageOutputs): Record<string, string | undefined> {
+/**
+ * What the function hosts get: what the stage gives its own functions (the bench's stages listen
+ * on loopback, so they sign with the loopback credentials), with the bench's settings.
+ */
+function hostEnvironment(outputs: LocalStageOutputs): Record<string, string | undefined> {
   return {
-    [ENV.connectionsBucket]: outputs.connectionsBucket,
-    [ENV.connectionsPrefix]: outputs.connectionsPrefix,
-    [ENV.managementEndpoint]: outputs.managementEndpoint,
-    [ENV.topicArn]: outputs.topicArn,
-    [ENV.fanoutFunction]: "fanout",
-    [ENV.fanoutPageSize]: String(FANOUT.pageSizeDefault),
-    [ENV.fanoutInProcessMax]: String(FANOUT.inProcessMaxDefault),
-    [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
+    ...stageFunctionEnvironment(outputs, LOOPBACK_CREDENTIALS),
+    ...BENCH_FUNCTION_SETTINGS,
     [ENV.serviceName]: "bench-subscriber",
-    [ENV.logLevel]: "INFO",
-    AWS_REGION: LOCAL.region,
-    AWS_DEFAULT_REGION: LOCAL.region,
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_ENDPOINT_URL_S3: outputs.endpoints.s3,
-    AWS_ENDPOINT_URL_SNS: outputs.endpoints.sns,
-    AWS_ENDPOINT_URL_LAMBDA: outputs.endpoints.lambda,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
 }
 
@@ -226,10 +224,14 @@ runCommand(async () => {
   });
 
   const errors: string[] = [];
-  /** A fresh local stage (with these function settings) and a clients process, both tracked. */
+  /**
+   * A fresh local stage (with these function settings, and the bundles of `bundles`) and a
+   * clients process, both tracked.
+   */
   const startStage = async (
     label: string,
     functionEnvironment: Partial<Record<EnvName, string>>,
+    bundles = distDir,
   ) => {
     const stage = Worker.start(label, new URL("./stage-host.ts", import.meta.url), {}, profileDir);
     const clients = Worker.start(
@@ -242,7 +244,7 @@ runCommand(async () => {
     const { outputs, rawUrl } = await stage.request<{
       outputs: LocalStageOutputs;
       rawUrl: string;
-    }>("start", { distDir, functionEnvironment });
+    }>("start", { distDir: bundles, functionEnvironment });
     return { stage, clients, outputs, rawUrl };
   };
 
@@ -251,14 +253,37 @@ runCommand(async () => {
       ? await posterComparison(posts, 5, progress, profileDir)
       : undefined;
     const fanOut: FanOutResult[] = [];
+    /** By size: the connect rate of a fresh stage whose $connect does nothing. */
+    const noOpConnect = new Map<number, ConnectRate>();
     if (sections.has("fanout")) {
-      progress("building the poster variants of the subscriber");
+      progress("building the poster variants of the subscriber and a no-op $connect");
       variantsDir = await mkdtemp(join(tmpdir(), "bench-variants-"));
       const variants = await buildVariants("subscriber", variantsDir);
+      const noOpDist = await buildNoOpConnect(distDir, join(variantsDir, "no-op-connect"));
+      /** Opens `size` clients on a stage of its own with the no-op $connect, then stops it. */
+      const noOpConnectRate = async (size: number) => {
+        progress(`N=${size}: opening ${size} connections through a no-op $connect`);
+        const { stage, clients, outputs } = await startStage(
+          "stage (no-op $connect)",
+          BENCH_FUNCTION_SETTINGS,
+          noOpDist,
+        );
+        try {
+          return await openThroughConnect(
+            { stage, clients },
+            outputs.websocketUrl,
+            `no-op-${size}`,
+            size,
+          );
+        } finally {
+          await Promise.all([stage.stop(), clients.stop()]);
+        }
+      };
       progress("starting the local stage");
-      const { stage, clients, outputs, rawUrl } = await startStage("stage", {
-        [ENV.postsPerSecond]: BENCH_POSTS_PER_SECOND,
-      });
+      const { stage, clients, outputs, rawUrl } = await startStage(
+        "stage",
+        BENCH_FUNCTION_SETTINGS,
+      );
       const hosts = new Map<PosterVariant, Worker>();
       for (const variant of POSTER_VARIANTS) {
         if (!paths.includes(variant)) continue;
@@ -270,7 +295,7 @@ runCommand(async () => {
         );
         workers.push(host);
         const bundle = variants.find((built) => built.variant === variant)?.file;
-        await host.request("load", { bundle, env: functionEnvironment(outputs) });
+        await host.request("load", { bundle, env: hostEnvironment(outputs) });
         hosts.set(variant, host);
       }
       let roundTrip: { rttMs: number; hosts: Map<PosterVariant, Worker> } | undefined;
@@ -299,7 +324,7 @@ runCommand(async () => {
           const bundle = variants.find((built) => built.variant === variant)?.file;
           await host.request("load", {
             bundle,
-            env: { ...functionEnvironment(outputs), [ENV.managementEndpoint]: url },
+            env: { ...hostEnvironment(outputs), [ENV.managementEndpoint]: url },
           });
           roundTrip.hosts.set(variant, host);
         }
@@ -315,6 +340,8 @@ runCommand(async () => {
       };
       for (const [index, size] of sizes.entries()) {
         try {
+          // Just before the real one, so both see the machine in the same state.
+          noOpConnect.set(size, await noOpConnectRate(size));
           fanOut.push(
             await fanOutScenario(bench, {
               clients: size,
@@ -420,7 +447,7 @@ runCommand(async () => {
       coldStart = await coldStarts(distDir, coldRuns, progress, baseline);
     }
     const synth = sections.has("synth") ? await synthComparison(synthRuns, progress) : undefined;
-    return { posters, fanOut, shards, coldStart, synth };
+    return { posters, fanOut, noOpConnect, shards, coldStart, synth };
   };
 
   let measured: Awaited<ReturnType<typeof measure>>;
@@ -470,13 +497,16 @@ runCommand(async () => {
       loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
     },
     seconds: (performance.now() - started) / 1000,
-    fanOut: measured.fanOut.map((run) => ({
-      clients: run.clients,
-      connectsPerSecond: run.connect.perSecond,
-      connectCpu: run.connect.cpu,
-      paths: summarize(run),
-      audits: run.audits,
-    })),
+    fanOut: measured.fanOut.map((run) => {
+      const noOp = measured.noOpConnect.get(run.clients);
+      return {
+        clients: run.clients,
+        ...connectFigures(run.connect, run.clients),
+        ...(noOp === undefined ? {} : { noOpConnect: connectFigures(noOp, run.clients) }),
+        paths: summarize(run),
+        audits: run.audits,
+      };
+    }),
     posters: measured.posters,
     shards: measured.shards.map((run) => ({
       clients: run.result.clients,

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { FanOutResult } from "./fan-out.js";
-import { type BenchReport, benchTables, judgeGoals, percentile, summarize } from "./report.js";
+import {
+  type BenchReport,
+  benchTables,
+  connectBounds,
+  connectFigures,
+  connectTable,
+  type FanOutSummary,
+  judgeGoals,
+  percentile,
+  summarize,
+} from "./report.js";
 
 const clean = { expected: 0, lost: 0, duplicated: 0, unknown: 0, examples: [] };
 
@@ -8,7 +18,12 @@ function run(clients: number, paths: FanOutResult["paths"]): FanOutResult {
   return {
     clients,
     messages: paths[0]?.latenciesMs.length ?? 0,
-    connect: { ms: 1000, perSecond: clients, cpu: { cpuMs: 10, breakdown: undefined } },
+    connect: {
+      ms: 1000,
+      perSecond: clients,
+      cpu: { cpuMs: 10, breakdown: undefined },
+      clientCpuMs: clients * 0.9,
+    },
     paths,
     audits: { stage: clean, raw: clean },
     ok: true,
@@ -16,6 +31,49 @@ function run(clients: number, paths: FanOutResult["paths"]): FanOutResult {
 }
 
 describe("bench report", () => {
+  it("puts the no-op $connect under the measured one and says what bounds the rate", () => {
+    const measured = connectFigures(
+      {
+        ms: 4000,
+        perSecond: 250,
+        cpu: {
+          cpuMs: 3000,
+          breakdown: { ms: { gateway: 600, invoker: 300, function: 1800, gc: 300 }, totalMs: 3000 },
+        },
+        clientCpuMs: 950,
+      },
+      1000,
+    );
+    const noOp = connectFigures(
+      { ms: 1250, perSecond: 800, cpu: { cpuMs: 900, breakdown: undefined }, clientCpuMs: 900 },
+      1000,
+    );
+    const fanOut: FanOutSummary[] = [
+      {
+        clients: 1000,
+        ...measured,
+        noOpConnect: noOp,
+        paths: [],
+        audits: { stage: clean, raw: clean },
+      },
+    ];
+
+    expect(measured.clientCpuUsPerConnection).toBe(950);
+    expect(connectTable(fanOut).split("\n").slice(2)).toEqual([
+      "| 1000 | the connect bundle | 250 | 3000 ms | 20% | 10% | 60% | 0% | 10% | 0% | 950 µs |",
+      "| 1000 | no-op handler (fresh stage) | 800 | 900 ms | – | – | – | – | – | – | 900 µs |",
+    ]);
+    expect(connectBounds(fanOut, 2)).toEqual([
+      "N=1000: $connect ran at 250/s; with a no-op handler, 800/s (gateway, invoker and clients alone). The `ws` clients spent 950 µs of CPU per connection: at 1,000/s, 0.95 of this machine's 2 cores for the clients alone.",
+    ]);
+    // Without a no-op measurement: the measured row alone, and no line.
+    const alone: FanOutSummary[] = [
+      { clients: 1000, ...measured, paths: [], audits: { stage: clean, raw: clean } },
+    ];
+    expect(connectTable(alone).split("\n")).toHaveLength(3);
+    expect(connectBounds(alone, 2)).toEqual([]);
+  });
+
   it("takes nearest-rank percentiles", () => {
     const values = [5, 1, 4, 2, 3];
     expect(percentile(values, 50)).toBe(3);
@@ -59,8 +117,7 @@ describe("bench report", () => {
       ]),
     ].map((result) => ({
       clients: result.clients,
-      connectsPerSecond: result.connect.perSecond,
-      connectCpu: result.connect.cpu,
+      ...connectFigures(result.connect, result.clients),
       paths: summarize(result),
       audits: result.audits,
     }));
@@ -127,8 +184,7 @@ describe("bench report", () => {
       fanOut: [
         {
           clients: 1000,
-          connectsPerSecond: result.connect.perSecond,
-          connectCpu: result.connect.cpu,
+          ...connectFigures(result.connect, result.clients),
           paths: summarize(result),
           audits: result.audits,
         },

@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median } from "./cold-start.js";
+import { measureInProcess } from "./measured-process.js";
 
 /**
  * Synth through the stacks' per-resource imports (the `npm run synth` path) against the same
@@ -25,25 +25,9 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RUNNER = fileURLToPath(new URL("./synth-run.ts", import.meta.url));
 
 function synthOnce(mode: SynthMode, outdir: string): Promise<{ ms: number; maxRssMb: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", RUNNER, mode, outdir], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`synth (${mode}) failed (exit ${code}): ${err.trim()}`));
-      else resolve(JSON.parse(out.slice(out.lastIndexOf("{"))) as { ms: number; maxRssMb: number });
-    });
+  return measureInProcess(`synth (${mode})`, ["--import", "tsx", RUNNER, mode, outdir], {
+    cwd: ROOT,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   });
 }
 

@@ -224,7 +224,7 @@ function urlHost(host: string): string {
  * What the stack sets for the functions (contract ENV), plus what Lambda provides (region,
  * credentials) and the endpoints that point the SDK clients at this stage.
  */
-function functionEnvironment(
+export function functionEnvironment(
   outputs: LocalStageOutputs,
   credentials: StageCredentials,
 ): Record<string, string | undefined> {
