@@ -12,12 +12,7 @@ import { Registry } from "../lib/registry.js";
 import { mustFail, runShard } from "../lib/shard-worker.js";
 import { readShardEvent } from "../lib/shards.js";
 
-const config = readConfig("fanout", [
-  "connectionsBucket",
-  "connectionsPrefix",
-  "managementEndpoint",
-  "topicArn",
-]);
+const config = readConfig("fanout");
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
