@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  ENV,
   FUNCTION_NAMES,
   FUNCTIONS,
   functionForRoute,
@@ -34,5 +35,10 @@ describe("contract", () => {
 
   it("has exactly one topic subscriber", () => {
     expect(FUNCTION_NAMES.filter((fn) => FUNCTIONS[fn].topicSubscriber)).toEqual(["subscriber"]);
+  });
+
+  it("names each environment variable once, so a name maps back to one key", () => {
+    const names = Object.values(ENV);
+    expect(new Set(names).size).toBe(names.length);
   });
 });

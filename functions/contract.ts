@@ -130,6 +130,20 @@ const DISPATCHER_ENV = [
   ENV.fanoutInProcessMax,
   ENV.postsPerSecond,
 ] as const;
+const WORKER_ENV = [...REGISTRY_ENV, ENV.managementEndpoint, ENV.topicArn] as const;
+/**
+ * What each function reads at cold start (its FUNCTIONS entry's `env`), kept with its literal
+ * names so a function's configuration is typed by exactly the variables listed here.
+ */
+const FUNCTION_ENV = {
+  connect: REGISTRY_ENV,
+  disconnect: REGISTRY_ENV,
+  message: DISPATCHER_ENV,
+  subscriber: DISPATCHER_ENV,
+  fanout: WORKER_ENV,
+} as const satisfies Record<FunctionName, readonly EnvName[]>;
+/** The environment variables function F reads. */
+export type FunctionEnvName<F extends FunctionName> = (typeof FUNCTION_ENV)[F][number];
 const DISPATCHER_PERMISSIONS: readonly Permission[] = [
   { action: "s3:ListBucket", resource: "registry-bucket" },
   { action: "s3:DeleteObject", resource: "registry-objects" },
@@ -146,7 +160,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     routeKeys: [ROUTE_KEYS.connect],
     topicSubscriber: false,
     shardWorker: false,
-    env: REGISTRY_ENV,
+    env: FUNCTION_ENV.connect,
     permissions: [{ action: "s3:PutObject", resource: "registry-objects" }],
   },
   disconnect: {
@@ -154,7 +168,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     routeKeys: [ROUTE_KEYS.disconnect],
     topicSubscriber: false,
     shardWorker: false,
-    env: REGISTRY_ENV,
+    env: FUNCTION_ENV.disconnect,
     permissions: [{ action: "s3:DeleteObject", resource: "registry-objects" }],
   },
   message: {
@@ -163,7 +177,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     routeKeys: [ROUTE_KEYS.broadcast, ROUTE_KEYS.sendmessage, ROUTE_KEYS.echo, ROUTE_KEYS.default],
     topicSubscriber: false,
     shardWorker: false,
-    env: DISPATCHER_ENV,
+    env: FUNCTION_ENV.message,
     permissions: DISPATCHER_PERMISSIONS,
   },
   subscriber: {
@@ -172,7 +186,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     routeKeys: [],
     topicSubscriber: true,
     shardWorker: false,
-    env: DISPATCHER_ENV,
+    env: FUNCTION_ENV.subscriber,
     permissions: DISPATCHER_PERMISSIONS,
   },
   fanout: {
@@ -181,7 +195,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
     routeKeys: [],
     topicSubscriber: false,
     shardWorker: true,
-    env: [...REGISTRY_ENV, ENV.managementEndpoint, ENV.topicArn],
+    env: FUNCTION_ENV.fanout,
     // Post, delete the stale objects it found (DeleteObjects), and hand connections it still
     // could not reach on to the stage's topic as an addressed redelivery (REDELIVERY) — a shard
     // that reached some connections cannot be retried whole without sending them a second copy,

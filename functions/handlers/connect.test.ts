@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { ENV } from "../contract.js";
 import { checkLeastPrivilege, mockS3, s3Error } from "../fixtures/aws.js";
 import {
@@ -8,26 +8,18 @@ import {
   functionEnvironment,
   lambdaContext,
 } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { inFunctionEnvironment } from "../fixtures/function-environment.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 
 const bucket = mockS3();
 checkLeastPrivilege("connect", bucket.mock);
-const logs = new LogCapture();
+const logs = captureLogsPerTest();
 let handler: typeof import("./connect.js").handler;
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(functionEnvironment("connect")))
-    vi.stubEnv(name, value);
+inFunctionEnvironment("connect", async () => {
   ({ handler } = await import("./connect.js"));
 });
-afterAll(() => vi.unstubAllEnvs());
-beforeEach(() => {
-  bucket.reset();
-  logs.start();
-});
-afterEach(() => {
-  logs.stop();
-});
+beforeEach(() => bucket.reset());
 
 describe("connect handler", () => {
   it("registers the connection under prefix + base64url(id) with connectedAt and source IP", async () => {

@@ -5,7 +5,7 @@ import type { ConnectEvent } from "../lib/events.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
 import { Registry, type RegistryEntry } from "../lib/registry.js";
 
-const config = readConfig("connect", ["connectionsBucket", "connectionsPrefix"]);
+const config = readConfig("connect");
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 
 /**

@@ -1,27 +1,18 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { checkLeastPrivilege, mockS3, s3Error } from "../fixtures/aws.js";
-import { disconnectEvent, functionEnvironment, lambdaContext } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { disconnectEvent, lambdaContext } from "../fixtures/events.js";
+import { inFunctionEnvironment } from "../fixtures/function-environment.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 
 const bucket = mockS3();
 checkLeastPrivilege("disconnect", bucket.mock);
-const logs = new LogCapture();
+const logs = captureLogsPerTest();
 let handler: typeof import("./disconnect.js").handler;
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(functionEnvironment("disconnect"))) {
-    vi.stubEnv(name, value);
-  }
+inFunctionEnvironment("disconnect", async () => {
   ({ handler } = await import("./disconnect.js"));
 });
-afterAll(() => vi.unstubAllEnvs());
-beforeEach(() => {
-  bucket.reset();
-  logs.start();
-});
-afterEach(() => {
-  logs.stop();
-});
+beforeEach(() => bucket.reset());
 
 describe("disconnect handler", () => {
   it("removes the closed connection and leaves the others", async () => {

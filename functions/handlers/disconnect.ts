@@ -5,7 +5,7 @@ import type { DisconnectEvent } from "../lib/events.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
 import { Registry } from "../lib/registry.js";
 
-const config = readConfig("disconnect", ["connectionsBucket", "connectionsPrefix"]);
+const config = readConfig("disconnect");
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 
 /**

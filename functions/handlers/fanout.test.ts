@@ -2,42 +2,34 @@ import {
   ForbiddenException,
   LimitExceededException,
 } from "@aws-sdk/client-apigatewaymanagementapi";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { FANOUT_METRICS, MESSAGE_ATTRIBUTES } from "../contract.js";
 import { checkLeastPrivilege, mockGateway, mockS3, mockTopic } from "../fixtures/aws.js";
-import { functionEnvironment, lambdaContext } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { lambdaContext } from "../fixtures/events.js";
+import { inFunctionEnvironment } from "../fixtures/function-environment.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 
-// As in the other handler tests: the SDK poster, so the in-memory gateway sees the posts.
-vi.mock("../lib/fast-poster.js", async () => {
-  const { createManagementClient, SdkPoster } = await import("../lib/poster.js");
-  return {
-    createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
-  };
-});
+// The worker posts with the SDK poster, which the in-memory gateway answers (see the fixture).
+vi.mock("../lib/fast-poster.js", () => import("../fixtures/sdk-senders.js"));
 
 const bucket = mockS3();
 const gateway = mockGateway();
 const topic = mockTopic();
 checkLeastPrivilege("fanout", bucket.mock, gateway.mock, topic.mock);
-const logs = new LogCapture();
+const logs = captureLogsPerTest();
 let worker: typeof import("./fanout.js");
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(functionEnvironment("fanout")))
-    vi.stubEnv(name, value);
-  vi.stubEnv("POWERTOOLS_SERVICE_NAME", "websocket-stages-dev-fanout");
-  worker = await import("./fanout.js");
-});
-afterAll(() => vi.unstubAllEnvs());
+inFunctionEnvironment(
+  "fanout",
+  async () => {
+    worker = await import("./fanout.js");
+  },
+  { POWERTOOLS_SERVICE_NAME: "websocket-stages-dev-fanout" },
+);
 beforeEach(() => {
   bucket.reset();
   gateway.reset();
   topic.reset();
-  logs.start();
-});
-afterEach(() => {
-  logs.stop();
 });
 
 function shard(connectionIds: string[], message = "hello") {

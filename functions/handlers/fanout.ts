@@ -12,12 +12,7 @@ import { Registry } from "../lib/registry.js";
 import { mustFail, runShard } from "../lib/shard-worker.js";
 import { readShardEvent } from "../lib/shards.js";
 
-const config = readConfig("fanout", [
-  "connectionsBucket",
-  "connectionsPrefix",
-  "managementEndpoint",
-  "topicArn",
-]);
+const config = readConfig("fanout");
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
@@ -76,16 +71,19 @@ export async function handler(event: unknown, context: Context): Promise<ShardRe
     result.delivered,
   );
 
-  const accounting = {
+  const counts: ShardResult = {
     shard: shard.shard.index,
     shards: shard.shard.count,
-    origin: shard.origin,
     connections: shard.connectionIds.length,
     delivered: result.delivered,
     gone: result.gone,
     failed: result.failed,
     handedOn: settlement.handedOn,
     undelivered: settlement.notHandedOn.length,
+  };
+  const accounting = {
+    ...counts,
+    origin: shard.origin,
     postsPerSecond: shard.postsPerSecond,
     durationMs: Date.now() - started,
   };
@@ -110,14 +108,5 @@ export async function handler(event: unknown, context: Context): Promise<ShardRe
       `Fan-out shard ${shard.shard.index + 1} of ${shard.shard.count} reached none of its ${shard.connectionIds.length} connections (${result.failed} failed, ${settlement.notHandedOn.length} neither delivered nor handed on); Lambda retries it, then keeps it in the fan-out failure queue.`,
     );
   }
-  return {
-    shard: shard.shard.index,
-    shards: shard.shard.count,
-    connections: shard.connectionIds.length,
-    delivered: result.delivered,
-    gone: result.gone,
-    failed: result.failed,
-    handedOn: settlement.handedOn,
-    undelivered: settlement.notHandedOn.length,
-  };
+  return counts;
 }

@@ -2,74 +2,37 @@ import {
   ForbiddenException,
   LimitExceededException,
 } from "@aws-sdk/client-apigatewaymanagementapi";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { FANOUT, LIMITS, MESSAGE_ATTRIBUTES, ROUTE_KEYS } from "../contract.js";
-import {
-  checkLeastPrivilege,
-  mockGateway,
-  mockLambda,
-  mockS3,
-  mockTopic,
-} from "../fixtures/aws.js";
-import {
-  FIXTURE_FANOUT_FUNCTION,
-  functionEnvironment,
-  lambdaContext,
-  messageEvent,
-} from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { mockDispatcherServices } from "../fixtures/aws.js";
+import { FIXTURE_FANOUT_FUNCTION, lambdaContext, messageEvent } from "../fixtures/events.js";
+import { inFunctionEnvironment } from "../fixtures/function-environment.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 import { logger } from "../lib/logger.js";
 import { ERROR_CODES } from "../lib/protocol.js";
 
-// The handlers post with the fast poster; here it is swapped for the SDK poster so the in-memory
-// gateway behind the SDK client's mock sees the posts. The fast poster's wire is tested in
-// fast-poster.test.ts, poster.test.ts and delivery.wire.test.ts, and end to end by the local stage.
-vi.mock("../lib/fast-poster.js", async () => {
-  const { createManagementClient, SdkPoster } = await import("../lib/poster.js");
-  return {
-    createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
-  };
-});
-// Likewise the signed invoker is swapped for the SDK's, behind the fake Lambda; its wire is
-// tested in lambda-invoker.wire.test.ts.
-vi.mock("../lib/lambda-invoker.js", async () => {
-  const { LambdaClient } = await import("@aws-sdk/client-lambda");
-  const { SdkShardInvoker } = await import("../lib/sdk-invoker.js");
-  return { createShardInvoker: () => new SdkShardInvoker(new LambdaClient({})) };
-});
+// The handlers send with the SDK's clients, which the in-memory fakes answer (see the fixture).
+vi.mock("../lib/fast-poster.js", () => import("../fixtures/sdk-senders.js"));
+vi.mock("../lib/lambda-invoker.js", () => import("../fixtures/sdk-senders.js"));
 
-const bucket = mockS3();
-const gateway = mockGateway();
-const topic = mockTopic();
-const lambda = mockLambda();
-checkLeastPrivilege("message", bucket.mock, gateway.mock, topic.mock, lambda.mock);
-const logs = new LogCapture();
+const services = mockDispatcherServices("message");
+const { bucket, gateway, topic, lambda } = services;
+const logs = captureLogsPerTest();
 let handler: typeof import("./message.js").handler;
 let worker: typeof import("./fanout.js").handler;
 
 const SENDER = "sender+/=";
 const OTHER = "Other/+=";
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(functionEnvironment("message"))) {
-    vi.stubEnv(name, value);
-  }
+inFunctionEnvironment("message", async () => {
   ({ handler } = await import("./message.js"));
   // The worker reads a subset of the message function's environment.
   ({ handler: worker } = await import("./fanout.js"));
 });
-afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
-  bucket.reset();
-  gateway.reset();
-  topic.reset();
-  lambda.reset();
+  services.reset();
   bucket.register(SENDER, OTHER);
   gateway.open(SENDER, OTHER);
-  logs.start();
-});
-afterEach(() => {
-  logs.stop();
 });
 
 function send(body: string | undefined, routeKey: string = ROUTE_KEYS.default) {

@@ -3,67 +3,35 @@ import {
   LimitExceededException,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { SNSMessageAttributes } from "aws-lambda";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { FANOUT, LIMITS, MESSAGE_ATTRIBUTES, REDELIVERY } from "../contract.js";
-import {
-  checkLeastPrivilege,
-  mockGateway,
-  mockLambda,
-  mockS3,
-  mockTopic,
-} from "../fixtures/aws.js";
-import { functionEnvironment, lambdaContext, snsEvent, snsRecord } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { mockDispatcherServices } from "../fixtures/aws.js";
+import { lambdaContext, snsEvent, snsRecord } from "../fixtures/events.js";
+import { inFunctionEnvironment } from "../fixtures/function-environment.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 
-// The handlers post with the fast poster; here it is swapped for the SDK poster so the in-memory
-// gateway behind the SDK client's mock sees the posts. The fast poster's wire is tested in
-// fast-poster.test.ts, poster.test.ts and delivery.wire.test.ts, and end to end by the local stage.
-vi.mock("../lib/fast-poster.js", async () => {
-  const { createManagementClient, SdkPoster } = await import("../lib/poster.js");
-  return {
-    createFastPoster: (endpoint: string) => new SdkPoster(createManagementClient(endpoint)),
-  };
-});
-// Likewise the signed invoker is swapped for the SDK's, behind the fake Lambda; its wire is
-// tested in lambda-invoker.wire.test.ts.
-vi.mock("../lib/lambda-invoker.js", async () => {
-  const { LambdaClient } = await import("@aws-sdk/client-lambda");
-  const { SdkShardInvoker } = await import("../lib/sdk-invoker.js");
-  return { createShardInvoker: () => new SdkShardInvoker(new LambdaClient({})) };
-});
+// The handlers send with the SDK's clients, which the in-memory fakes answer (see the fixture).
+vi.mock("../lib/fast-poster.js", () => import("../fixtures/sdk-senders.js"));
+vi.mock("../lib/lambda-invoker.js", () => import("../fixtures/sdk-senders.js"));
 
-const bucket = mockS3();
-const gateway = mockGateway();
-const topic = mockTopic();
-const lambda = mockLambda();
-checkLeastPrivilege("subscriber", bucket.mock, gateway.mock, topic.mock, lambda.mock);
-const logs = new LogCapture();
+const services = mockDispatcherServices("subscriber");
+const { bucket, gateway, topic, lambda } = services;
+const logs = captureLogsPerTest();
 let subscriber: typeof import("./subscriber.js");
 let worker: typeof import("./fanout.js").handler;
 
 const A = "A+/=aa";
 const B = "b+/=BB";
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(functionEnvironment("subscriber"))) {
-    vi.stubEnv(name, value);
-  }
+inFunctionEnvironment("subscriber", async () => {
   subscriber = await import("./subscriber.js");
   // The worker reads a subset of the subscriber's environment.
   ({ handler: worker } = await import("./fanout.js"));
 });
-afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
-  bucket.reset();
-  gateway.reset();
-  topic.reset();
-  lambda.reset();
+  services.reset();
   bucket.register(A, B);
   gateway.open(A, B);
-  logs.start();
-});
-afterEach(() => {
-  logs.stop();
 });
 
 function invoke(...messages: string[]) {

@@ -13,16 +13,7 @@ import { isExpired, Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 import { type FanOutResult, fanOut, shardSettings } from "../lib/shards.js";
 
-const config = readConfig("subscriber", [
-  "connectionsBucket",
-  "connectionsPrefix",
-  "managementEndpoint",
-  "topicArn",
-  "fanoutFunction",
-  "fanoutPageSize",
-  "fanoutInProcessMax",
-  "postsPerSecond",
-]);
+const config = readConfig("subscriber");
 const sharding = shardSettings(config);
 const invoker = createShardInvoker();
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);

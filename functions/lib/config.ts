@@ -1,4 +1,10 @@
-import { ENV, FUNCTIONS, type FunctionName } from "../contract.js";
+import {
+  ENV,
+  type EnvName,
+  FUNCTIONS,
+  type FunctionEnvName,
+  type FunctionName,
+} from "../contract.js";
 
 /** A variable the function needs is unset or malformed: the stack (or local stage) must set it. */
 export class ConfigurationError extends Error {
@@ -6,6 +12,21 @@ export class ConfigurationError extends Error {
 }
 
 type ConfigKey = keyof typeof ENV;
+
+/** The contract key (ENV's property) of each variable named in N. */
+type KeyOf<N extends EnvName> = {
+  [K in ConfigKey]: (typeof ENV)[K] extends N ? K : never;
+}[ConfigKey];
+
+/** A function's configuration: one value per variable FUNCTIONS[fn].env lists, by contract key. */
+export type FunctionConfig<F extends FunctionName> = Readonly<
+  Record<KeyOf<FunctionEnvName<F>>, string>
+>;
+
+// ENV's values are distinct (contract.test.ts), so each name has exactly one key.
+const KEY_BY_NAME = Object.fromEntries(
+  (Object.keys(ENV) as ConfigKey[]).map((key) => [ENV[key], key]),
+) as Record<EnvName, ConfigKey>;
 
 const VALIDATORS: Partial<Record<ConfigKey, (value: string) => string | undefined>> = {
   connectionsPrefix: (value) =>
@@ -28,25 +49,19 @@ const VALIDATORS: Partial<Record<ConfigKey, (value: string) => string | undefine
 };
 
 /**
- * Reads a function's configuration at cold start. Every key must be one the contract says the
- * function reads (so the stack sets it); a missing or malformed value fails the cold start with an
- * error naming every variable at fault, rather than a confusing SDK error on the first request.
+ * Reads a function's configuration at cold start: every variable the contract lists for it
+ * (FUNCTIONS[fn].env, which the stack and the local stage set), so a new variable is declared in
+ * one place. A missing or malformed value fails the cold start with an error naming every variable
+ * at fault, rather than a confusing SDK error on the first request.
  */
-export function readConfig<const K extends ConfigKey>(
-  fn: FunctionName,
-  keys: readonly K[],
+export function readConfig<F extends FunctionName>(
+  fn: F,
   env: NodeJS.ProcessEnv = process.env,
-): Record<K, string> {
-  const declared: readonly string[] = FUNCTIONS[fn].env;
+): FunctionConfig<F> {
   const problems: string[] = [];
-  const config: Partial<Record<K, string>> = {};
-  for (const key of keys) {
-    const name = ENV[key];
-    if (!declared.includes(name)) {
-      throw new ConfigurationError(
-        `Function ${fn} reads ${name}, which FUNCTIONS.${fn}.env in contract.ts does not list; add it there so the stack sets it.`,
-      );
-    }
+  const config: Partial<Record<ConfigKey, string>> = {};
+  for (const name of FUNCTIONS[fn].env) {
+    const key = KEY_BY_NAME[name];
     const value = env[name];
     if (value === undefined || value === "") {
       problems.push(`${name} is not set`);
@@ -61,5 +76,5 @@ export function readConfig<const K extends ConfigKey>(
       `Function ${fn} cannot start: ${problems.join("; ")}. Set it in the function's environment (the stack and the local stage do).`,
     );
   }
-  return config as Record<K, string>;
+  return config as FunctionConfig<F>;
 }

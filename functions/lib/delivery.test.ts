@@ -4,11 +4,11 @@ import {
   PayloadTooLargeException,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { S3Client } from "@aws-sdk/client-s3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { LIMITS } from "../contract.js";
 import { mockGateway, mockS3, s3Error } from "../fixtures/aws.js";
 import { FIXTURE_BUCKET, FIXTURE_ENDPOINT, FIXTURE_PREFIX } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 import type { Recipients } from "./addressing.js";
 import {
   backoffMs,
@@ -23,7 +23,7 @@ import { Registry } from "./registry.js";
 
 const bucket = mockS3();
 const gateway = mockGateway();
-const logs = new LogCapture();
+const logs = captureLogsPerTest();
 
 function dependencies() {
   return {
@@ -46,9 +46,7 @@ function ids(count: number, tag = "c"): string[] {
 beforeEach(() => {
   bucket.reset();
   gateway.reset();
-  logs.start();
 });
-afterEach(() => logs.stop());
 
 describe("deliver", () => {
   it("posts to every connection once and counts each outcome", async () => {

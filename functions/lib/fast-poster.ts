@@ -1,5 +1,3 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { Sha256 } from "@smithy/core/checksum";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -7,6 +5,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smit
 import { LIMITS } from "../contract.js";
 import { PostSigner, type SignedPost } from "./post-signer.js";
 import type { Poster, PostOutcome } from "./poster.js";
+import { NetworkError, SignedAttempts } from "./signed-attempt.js";
 
 export type { SignedPost } from "./post-signer.js";
 
@@ -38,12 +37,12 @@ const TIMEOUT_RETRY_COST = 10;
 const BASE_DELAY_MS = 100;
 const MAX_DELAY_MS = 20_000;
 /**
- * Timeouts of one attempt, in two phases. Until the request is written in full, nothing can have
- * been delivered, so a stall there is retried safely after SEND_TIMEOUT_MS. Once it is written,
- * @connections may already have delivered the frame: an answer that is merely late must not make
- * the poster send it again (a second copy), so the wait is far longer — API Gateway answers in
- * milliseconds; only a dead connection stays silent this long. The SDK client has no timeout at
- * all by default.
+ * Timeouts of one attempt, in two phases (signed-attempt.ts). Until the request is written in
+ * full, nothing can have been delivered, so a stall there is retried safely after SEND_TIMEOUT_MS.
+ * Once it is written, @connections may already have delivered the frame: an answer that is merely
+ * late must not make the poster send it again (a second copy), so the wait is far longer — API
+ * Gateway answers in milliseconds; only a dead connection stays silent this long. The SDK client
+ * has no timeout at all by default.
  */
 const SEND_TIMEOUT_MS = 10_000;
 const ANSWER_TIMEOUT_MS = 60_000;
@@ -124,16 +123,9 @@ export function memoizedCredentials(
   });
 }
 
-interface Answer {
-  readonly status: number;
-  readonly errorType: string | undefined;
-  readonly message: string;
-}
-
 /** `x-amzn-errortype` may carry a suffix (`Name:http://…`), as the SDK's parser knows. */
-function errorTypeOf(header: string | string[] | undefined, body: string): string | undefined {
-  const raw = Array.isArray(header) ? header[0] : header;
-  if (raw !== undefined && raw !== "") return raw.split(/[,:]/)[0]?.trim();
+function errorTypeOf(header: string | undefined, body: string): string | undefined {
+  if (header !== undefined && header !== "") return header.split(/[,:]/)[0]?.trim();
   if (body === "") return undefined;
   try {
     const parsed: unknown = JSON.parse(body);
@@ -162,25 +154,13 @@ function messageOf(body: string): string {
   return body.slice(0, 200);
 }
 
-class NetworkError extends Error {
-  override readonly name = "NetworkError";
-  constructor(
-    message: string,
-    readonly timedOut: boolean,
-  ) {
-    super(message);
-  }
-}
+/** @connections answers a post with an empty body when it succeeds. */
+const isSuccess = (status: number): boolean => status >= 200 && status < 300;
 
 export class FastPoster implements Poster {
-  private readonly send: typeof httpRequest;
-  private readonly agent: HttpAgent;
-  /** The request options every post shares; path and headers are added per attempt. */
-  private readonly target: { readonly hostname: string; readonly port: number | undefined };
+  private readonly attempts: SignedAttempts;
   private readonly credentials: MemoizedCredentials;
   private readonly postSigner: PostSigner;
-  /** The SDK's signer, for ids the post signer does not cover (see PostSigner.covers). */
-  private readonly signer: SignatureV4;
   private readonly now: () => number;
   private readonly baseDelayMs: number;
   private readonly sendTimeoutMs: number;
@@ -189,13 +169,6 @@ export class FastPoster implements Poster {
 
   constructor(endpoint: string, options: FastPosterOptions = {}) {
     const url = new URL(endpoint);
-    const secure = url.protocol === "https:";
-    this.send = secure ? httpsRequest : httpRequest;
-    // One pool per poster, reused across invocations of a warm function.
-    this.agent = secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: LIMITS.deliveryConcurrency })
-      : new HttpAgent({ keepAlive: true, maxSockets: LIMITS.deliveryConcurrency });
-    this.target = { hostname: url.hostname, port: url.port === "" ? undefined : Number(url.port) };
     this.now = options.now ?? Date.now;
     this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
     this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
@@ -203,16 +176,19 @@ export class FastPoster implements Poster {
     const region = options.region ?? regionOf(url);
     this.credentials = memoizedCredentials(options.credentials ?? defaultProvider(), this.now);
     this.postSigner = new PostSigner(url, region, SERVICE);
-    this.signer = new SignatureV4({
-      service: SERVICE,
-      region,
-      credentials: this.credentials,
-      sha256: Sha256,
+    // One pool per poster, reused across invocations of a warm function. Its signer (the SDK's)
+    // signs the ids the post signer does not cover (see PostSigner.covers).
+    this.attempts = new SignedAttempts(url, {
+      maxSockets: LIMITS.deliveryConcurrency,
+      signer: new SignatureV4({
+        service: SERVICE,
+        region,
+        credentials: this.credentials,
+        sha256: Sha256,
+      }),
+      discardsBodyOf: isSuccess,
     });
-    this.url = url;
   }
-
-  private readonly url: URL;
 
   /** Posts one frame; never rejects: the outcome says what happened. */
   async post(connectionId: string, frame: string): Promise<PostOutcome> {
@@ -230,19 +206,26 @@ export class FastPoster implements Poster {
       try {
         // Signed again for every attempt, as the SDK does: the date moves, credentials may rotate.
         const request = this.signedRequest(connectionId, frame);
-        const answer = await this.attempt(request instanceof Promise ? await request : request);
-        if (answer.status >= 200 && answer.status < 300) {
+        const signed = request instanceof Promise ? await request : request;
+        const answer = await this.attempts.attempt(
+          signed,
+          signed.body,
+          this.sendTimeoutMs,
+          this.answerTimeoutMs,
+        );
+        if (isSuccess(answer.status)) {
           this.retryTokens = Math.min(RETRY_BUDGET, this.retryTokens + 1);
           return { status: "delivered" };
         }
-        if (answer.status === 410 || answer.errorType === "GoneException")
-          return { status: "gone" };
-        lastError = `${answer.errorType ?? "Unknown"} (HTTP ${answer.status})${answer.message ? `: ${answer.message}` : ""}`;
+        const errorType = errorTypeOf(answer.errorTypeHeader, answer.body);
+        if (answer.status === 410 || errorType === "GoneException") return { status: "gone" };
+        const message = messageOf(answer.body);
+        lastError = `${errorType ?? "Unknown"} (HTTP ${answer.status})${message ? `: ${message}` : ""}`;
         lastStatus = answer.status;
         const retryable =
           answer.status === 429 ||
           answer.status >= 500 ||
-          (answer.errorType !== undefined && THROTTLING.has(answer.errorType));
+          (errorType !== undefined && THROTTLING.has(errorType));
         if (!retryable) return failed();
         retryCost = RETRY_COST;
       } catch (error) {
@@ -254,7 +237,7 @@ export class FastPoster implements Poster {
         }
         lastError = `${error.name}: ${error.message}`;
         lastStatus = undefined;
-        retryCost = error.timedOut ? TIMEOUT_RETRY_COST : RETRY_COST;
+        retryCost = error.timeout === undefined ? RETRY_COST : TIMEOUT_RETRY_COST;
       }
       if (attempt >= LIMITS.deliveryMaxAttempts || this.retryTokens < retryCost) return failed();
       this.retryTokens -= retryCost;
@@ -284,86 +267,18 @@ export class FastPoster implements Poster {
   }
 
   private async sdkSigned(connectionId: string, frame: string, now: number): Promise<SignedPost> {
-    const path = this.postSigner.path(connectionId);
-    const signed = await this.signer.sign(
-      {
-        method: "POST",
-        protocol: this.url.protocol,
-        hostname: this.url.hostname,
-        ...(this.url.port === "" ? {} : { port: Number(this.url.port) }),
-        path,
-        query: {},
-        headers: {
-          "content-type": "application/octet-stream",
-          "content-length": String(Buffer.byteLength(frame, "utf8")),
-          host: this.url.host,
-        },
-        body: frame,
-      },
-      { signingDate: new Date(now) },
+    const signed = await this.attempts.sign(
+      this.postSigner.path(connectionId),
+      {},
+      frame,
+      new Date(now),
     );
-    return { path, headers: signed.headers, body: frame };
-  }
-
-  private attempt({ path, headers, body }: SignedPost): Promise<Answer> {
-    return new Promise<Answer>((resolve, reject) => {
-      const request = this.send(
-        {
-          method: "POST",
-          host: this.target.hostname,
-          port: this.target.port,
-          path,
-          headers,
-          agent: this.agent,
-          timeout: this.sendTimeoutMs,
-        },
-        (response: IncomingMessage) => {
-          const status = response.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            response.resume();
-            response.once("end", () => resolve({ status, errorType: undefined, message: "" }));
-            response.on("error", (error) => reject(new NetworkError(error.message, false)));
-            return;
-          }
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", (error) => reject(new NetworkError(error.message, false)));
-          response.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            resolve({
-              status,
-              errorType: errorTypeOf(response.headers["x-amzn-errortype"], text),
-              message: messageOf(text),
-            });
-          });
-        },
-      );
-      let written = false;
-      request.once("finish", () => {
-        written = true;
-        request.setTimeout(this.answerTimeoutMs);
-      });
-      request.on("timeout", () =>
-        request.destroy(
-          new NetworkError(
-            written
-              ? `no answer within ${this.answerTimeoutMs} ms of the request`
-              : `the request could not be sent within ${this.sendTimeoutMs} ms`,
-            true,
-          ),
-        ),
-      );
-      request.on("error", (error: Error) =>
-        reject(error instanceof NetworkError ? error : new NetworkError(error.message, false)),
-      );
-      // A string body goes out with the headers in one write (a Buffer would take a writev).
-      request.end(body, "utf8");
-    });
+    return { path: signed.path, headers: signed.headers, body: frame };
   }
 
   /** Closes the pooled connections (tests and the bench; a Lambda just freezes). */
   close(): void {
-    this.agent.destroy();
+    this.attempts.close();
   }
 }
 

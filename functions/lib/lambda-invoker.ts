@@ -1,5 +1,3 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { Sha256 } from "@smithy/core/checksum";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
@@ -7,6 +5,7 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { FANOUT } from "../contract.js";
 import { InvokeUnansweredError, type ShardInvoker } from "./shards.js";
+import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attempt.js";
 
 /**
  * Lambda's Invoke with InvocationType "Event", without the SDK client: the same signed
@@ -21,7 +20,7 @@ import { InvokeUnansweredError, type ShardInvoker } from "./shards.js";
  * Invoke API), else AWS_ENDPOINT_URL, else Lambda's regional endpoint. Throttling (429) and
  * server errors are retried with full-jitter backoff, FANOUT.invokeMaxAttempts attempts in all.
  *
- * Timeouts, in two phases as in fast-poster.ts. Until the request is written in full, Lambda
+ * Timeouts, in two phases (signed-attempt.ts). Until the request is written in full, Lambda
  * cannot have queued the shard, so a stall there (SEND_TIMEOUT_MS) is retried safely. Once it is
  * written, Lambda may have queued it: a retry could start the shard a second time and post its
  * whole page twice. So the answer is awaited far longer (ANSWER_TIMEOUT_MS: Lambda answers an
@@ -58,17 +57,11 @@ export function lambdaEndpoint(env: NodeJS.ProcessEnv = process.env): URL {
   return new URL(`https://lambda.${region}.amazonaws.com`);
 }
 
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-  readonly errorType: string | undefined;
-}
+/** The only answer that says Lambda queued the event; its body is empty. */
+const ACCEPTED = 202;
 
 export class SignedShardInvoker implements ShardInvoker {
-  private readonly url: URL;
-  private readonly secure: boolean;
-  private readonly agent: HttpAgent;
-  private readonly signer: SignatureV4;
+  private readonly attempts: SignedAttempts;
   private readonly sendTimeoutMs: number;
   private readonly answerTimeoutMs: number;
   private readonly minAnswerTimeoutMs: number;
@@ -91,16 +84,15 @@ export class SignedShardInvoker implements ShardInvoker {
     this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     this.minAnswerTimeoutMs = options.minAnswerTimeoutMs ?? MIN_ANSWER_TIMEOUT_MS;
     this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
-    this.url = options.endpoint ?? lambdaEndpoint();
-    this.secure = this.url.protocol === "https:";
-    this.agent = this.secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: FANOUT.dispatchConcurrency })
-      : new HttpAgent({ keepAlive: true, maxSockets: FANOUT.dispatchConcurrency });
-    this.signer = new SignatureV4({
-      service: "lambda",
-      region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "",
-      credentials: options.credentials ?? defaultProvider(),
-      sha256: Sha256,
+    this.attempts = new SignedAttempts(options.endpoint ?? lambdaEndpoint(), {
+      maxSockets: FANOUT.dispatchConcurrency,
+      signer: new SignatureV4({
+        service: "lambda",
+        region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "",
+        credentials: options.credentials ?? defaultProvider(),
+        sha256: Sha256,
+      }),
+      discardsBodyOf: (status) => status === ACCEPTED,
     });
   }
 
@@ -120,17 +112,20 @@ export class SignedShardInvoker implements ShardInvoker {
             `The asynchronous invoke of ${functionName} was not sent: the fan-out's deadline came first${attempt > 1 ? ` (after ${attempt - 1} failed attempts)` : ""}`,
           );
         }
-        const answer = await this.send(await this.sign(functionName, body), body, {
-          sendMs: Math.min(this.sendTimeoutMs, left),
-          answerMs: Math.max(this.minAnswerTimeoutMs, Math.min(this.answerTimeoutMs, left)),
-        });
-        if (answer.status === 202) return;
-        failure = `${answer.errorType ?? "Unknown"} (HTTP ${answer.status}): ${answer.body.slice(0, 200)}`;
+        const answer = await this.attempts.attempt(
+          await this.sign(functionName, body),
+          body,
+          Math.min(this.sendTimeoutMs, left),
+          Math.max(this.minAnswerTimeoutMs, Math.min(this.answerTimeoutMs, left)),
+        );
+        if (answer.status === ACCEPTED) return;
+        const errorType = answer.errorTypeHeader?.split(":")[0];
+        failure = `${errorType ?? "Unknown"} (HTTP ${answer.status}): ${answer.body.slice(0, 200)}`;
         if (answer.status !== 429 && answer.status < 500) {
           throw new Error(`Lambda refused the asynchronous invoke of ${functionName}: ${failure}`);
         }
       } catch (error) {
-        if (error instanceof UnansweredError) {
+        if (error instanceof NetworkError && error.timeout === "answer") {
           throw new InvokeUnansweredError(
             `The asynchronous invoke of ${functionName} was sent but not answered: ${error.message}; Lambda may have queued it, so it is not retried`,
           );
@@ -150,98 +145,15 @@ export class SignedShardInvoker implements ShardInvoker {
   }
 
   /** The signed headers and path of one attempt (signed again each time: the date moves). */
-  async sign(
-    functionName: string,
-    body: Buffer,
-  ): Promise<{ path: string; headers: Record<string, string> }> {
+  sign(functionName: string, body: Buffer): Promise<SignedRequest> {
     const path = `/2015-03-31/functions/${extendedEncodeURIComponent(functionName)}/invocations`;
-    const signed = await this.signer.sign({
-      method: "POST",
-      protocol: this.url.protocol,
-      hostname: this.url.hostname,
-      ...(this.url.port === "" ? {} : { port: Number(this.url.port) }),
-      path,
-      query: {},
-      headers: {
-        "content-type": "application/octet-stream",
-        "content-length": String(body.length),
-        "x-amz-invocation-type": "Event",
-        host: this.url.host,
-      },
-      body,
-    });
-    return { path, headers: signed.headers };
-  }
-
-  private send(
-    request: { path: string; headers: Record<string, string> },
-    body: Buffer,
-    timeouts: { readonly sendMs: number; readonly answerMs: number },
-  ): Promise<Answer> {
-    const send = this.secure ? httpsRequest : httpRequest;
-    return new Promise<Answer>((resolve, reject) => {
-      const outgoing = send(
-        {
-          method: "POST",
-          host: this.url.hostname,
-          port: this.url.port === "" ? undefined : Number(this.url.port),
-          path: request.path,
-          headers: request.headers,
-          agent: this.agent,
-          timeout: timeouts.sendMs,
-        },
-        (response: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", (error) => reject(new NetworkError(error.message)));
-          response.on("end", () => {
-            const header = response.headers["x-amzn-errortype"];
-            const raw = Array.isArray(header) ? header[0] : header;
-            resolve({
-              status: response.statusCode ?? 0,
-              body: Buffer.concat(chunks).toString("utf8"),
-              errorType: raw?.split(":")[0],
-            });
-          });
-        },
-      );
-      let written = false;
-      outgoing.once("finish", () => {
-        written = true;
-        outgoing.setTimeout(timeouts.answerMs);
-      });
-      outgoing.on("timeout", () =>
-        outgoing.destroy(
-          written
-            ? new UnansweredError(`no answer within ${timeouts.answerMs} ms of the request`)
-            : new NetworkError(`the request could not be sent within ${timeouts.sendMs} ms`),
-        ),
-      );
-      outgoing.on("error", (error: Error) =>
-        reject(
-          error instanceof NetworkError || error instanceof UnansweredError
-            ? error
-            : new NetworkError(error.message),
-        ),
-      );
-      outgoing.end(body);
-    });
+    return this.attempts.sign(path, { "x-amz-invocation-type": "Event" }, body);
   }
 
   /** Closes the pooled connections (tests; a Lambda just freezes). */
   close(): void {
-    this.agent.destroy();
+    this.attempts.close();
   }
-}
-
-/** The request did not get through, or the connection failed: retried. */
-class NetworkError extends Error {
-  override readonly name = "NetworkError";
-}
-
-/** The request was written and the answer timeout passed: never retried. */
-class UnansweredError extends Error {
-  override readonly name = "UnansweredError";
 }
 
 /** The invoker the dispatchers use. */

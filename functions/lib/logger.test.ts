@@ -1,11 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { lambdaContext } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 import { logger, startInvocationLog } from "./logger.js";
 
-const logs = new LogCapture();
-beforeEach(() => logs.start());
-afterEach(() => logs.stop());
+const logs = captureLogsPerTest();
 
 describe("invocation log", () => {
   it("writes JSON lines carrying the connection id and both request ids", () => {

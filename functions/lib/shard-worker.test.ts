@@ -1,9 +1,9 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { mockS3 } from "../fixtures/aws.js";
 import { ManualClock } from "../fixtures/clock.js";
 import { FIXTURE_BUCKET, FIXTURE_PREFIX } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 import { PacedPoster } from "./paced-poster.js";
 import type { Poster, PostOutcome } from "./poster.js";
 import { Registry } from "./registry.js";
@@ -12,12 +12,8 @@ import type { ShardEvent } from "./shards.js";
 import { TokenBucket } from "./token-bucket.js";
 
 const bucket = mockS3();
-const logs = new LogCapture();
-beforeEach(() => {
-  bucket.reset();
-  logs.start();
-});
-afterEach(() => logs.stop());
+const _logs = captureLogsPerTest();
+beforeEach(() => bucket.reset());
 
 /** Answers every post at once with `answer(id)`, noting the clock time of each. */
 class RecordingPoster implements Poster {

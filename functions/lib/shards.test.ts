@@ -1,10 +1,10 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { FANOUT, LIMITS } from "../contract.js";
 import { mockS3 } from "../fixtures/aws.js";
 import { ManualClock } from "../fixtures/clock.js";
 import { FIXTURE_BUCKET, FIXTURE_PREFIX } from "../fixtures/events.js";
-import { LogCapture } from "../fixtures/logs.js";
+import { captureLogsPerTest } from "../fixtures/logs.js";
 import { ConfigurationError } from "./config.js";
 import type { Poster, PostOutcome } from "./poster.js";
 import { byteLength } from "./protocol.js";
@@ -20,12 +20,8 @@ import {
 } from "./shards.js";
 
 const bucket = mockS3();
-const logs = new LogCapture();
-beforeEach(() => {
-  bucket.reset();
-  logs.start();
-});
-afterEach(() => logs.stop());
+const logs = captureLogsPerTest();
+beforeEach(() => bucket.reset());
 
 class Invocations implements ShardInvoker {
   readonly events: ShardEvent[] = [];
