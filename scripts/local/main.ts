@@ -169,6 +169,27 @@ runCommand(async () => {
     onLog: (entry) =>
       process.stdout.write(`${json ? JSON.stringify(entry) : renderLogEntry(entry, colour)}\n`),
   });
+  // Ctrl-C is taken from before the ready line on: whoever waits for that line (a script, a test)
+  // may signal the moment it reads it, before this process runs another instruction.
+  const stopped = new Promise<void>((resolve) => {
+    let stoppingSince: number | undefined;
+    const shutdown = () => {
+      if (stoppingSince === undefined) {
+        stoppingSince = performance.now();
+        process.stderr.write(
+          "Stopping the local stage (clients get 1001 Going away; Ctrl-C again to quit at once)…\n",
+        );
+        stage.stop().then(resolve, resolve);
+        return;
+      }
+      // One Ctrl-C in a terminal arrives several times: the terminal signals every process of the
+      // foreground group (npm, the shell, node), and npm and tsx forward it again moments later.
+      // Only a press well after the first one means "quit now, skip the $disconnect invocations".
+      if (performance.now() - stoppingSince >= REPEATED_INTERRUPT_MS) process.exit(130);
+    };
+    process.on("SIGINT", shutdown);
+    process.on("SIGTERM", shutdown);
+  });
   const startMs = Math.round(performance.now() - started);
   const { outputs } = stage;
   if (json) {
@@ -196,24 +217,6 @@ runCommand(async () => {
     );
   }
 
-  await new Promise<void>((resolve) => {
-    let stoppingSince: number | undefined;
-    const shutdown = () => {
-      if (stoppingSince === undefined) {
-        stoppingSince = performance.now();
-        process.stderr.write(
-          "Stopping the local stage (clients get 1001 Going away; Ctrl-C again to quit at once)…\n",
-        );
-        stage.stop().then(resolve, resolve);
-        return;
-      }
-      // One Ctrl-C in a terminal arrives several times: the terminal signals every process of the
-      // foreground group (npm, the shell, node), and npm and tsx forward it again moments later.
-      // Only a press well after the first one means "quit now, skip the $disconnect invocations".
-      if (performance.now() - stoppingSince >= REPEATED_INTERRUPT_MS) process.exit(130);
-    };
-    process.on("SIGINT", shutdown);
-    process.on("SIGTERM", shutdown);
-  });
+  await stopped;
   return 0;
 });
