@@ -4,7 +4,12 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_NAMES } from "../../../functions/contract.js";
 import { LocalLog, type LocalLogEntry } from "../local-log.js";
-import { type InvocationOutcome, Invoker, MAX_ENVIRONMENTS_PER_FUNCTION } from "./invoker.js";
+import {
+  FANOUT_WORKER_ENVIRONMENTS,
+  type InvocationOutcome,
+  Invoker,
+  MAX_ENVIRONMENTS_PER_FUNCTION,
+} from "./invoker.js";
 
 let dir: string;
 let invoker: Invoker | undefined;
@@ -303,6 +308,23 @@ describe("invoker", () => {
       Array.from({ length: count }, (_, i) => i),
     );
     expect(running.environments("message")).toBe(limit);
+  });
+
+  it("runs more fan-out worker environments at once than other functions get, as shards need", async () => {
+    expect(FANOUT_WORKER_ENVIRONMENTS).toBeGreaterThan(MAX_ENVIRONMENTS_PER_FUNCTION);
+    const running = await start();
+    const count = MAX_ENVIRONMENTS_PER_FUNCTION + 3;
+    const burst = (fn: "fanout" | "message") =>
+      Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          running.invoke(fn, { id: i, sleepMs: 200 }, { trigger: "invoke", timeoutMs: 5000 }),
+        ),
+      );
+    await burst("fanout");
+    expect(running.environments("fanout")).toBe(count);
+    // The same burst to a request-path function stays within the default limit.
+    await burst("message");
+    expect(running.environments("message")).toBe(MAX_ENVIRONMENTS_PER_FUNCTION);
   });
 
   it("names the missing bundles", async () => {
