@@ -121,7 +121,7 @@ export async function openThroughConnect(
   return {
     ms: opened.ms,
     perSecond: (count / opened.ms) * 1000,
-    cpu: { cpuMs: cpu.cpuMs, breakdown: cpu.breakdown },
+    cpu,
     clientCpuMs: opened.cpuMs,
   };
 }

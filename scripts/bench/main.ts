@@ -248,6 +248,25 @@ runCommand(async () => {
     return { stage, clients, outputs, rawUrl };
   };
 
+  /**
+   * The --rtt relay (round-trip-host.ts) in a process of its own, tracked: to `target`, or to no
+   * stage until its "forward" names one.
+   */
+  const startRelay = async (label: string, rttMs: number, target?: string) => {
+    const worker = Worker.start(
+      label,
+      new URL("./round-trip-host.ts", import.meta.url),
+      {},
+      profileDir,
+    );
+    workers.push(worker);
+    const { url } = await worker.request<{ url: string }>("start", {
+      rttMs,
+      ...(target === undefined ? {} : { target }),
+    });
+    return { worker, url };
+  };
+
   const measure = async () => {
     const posters = sections.has("posters")
       ? await posterComparison(posts, 5, progress, profileDir)
@@ -301,17 +320,7 @@ runCommand(async () => {
       let roundTrip: { rttMs: number; hosts: Map<PosterVariant, Worker> } | undefined;
       if (rttMs > 0) {
         // The same bundles in hosts of their own, posting through the round-trip relay.
-        const relay = Worker.start(
-          "round-trip relay",
-          new URL("./round-trip-host.ts", import.meta.url),
-          {},
-          profileDir,
-        );
-        workers.push(relay);
-        const { url } = await relay.request<{ url: string }>("start", {
-          target: outputs.managementEndpoint,
-          rttMs,
-        });
+        const { url } = await startRelay("round-trip relay", rttMs, outputs.managementEndpoint);
         roundTrip = { rttMs, hosts: new Map() };
         for (const variant of hosts.keys()) {
           const host = Worker.start(
@@ -374,14 +383,7 @@ runCommand(async () => {
         // The functions are given the relay's address before the stage behind it exists.
         let relay: { worker: Worker; managementEndpoint: string } | undefined;
         if (shardRttMs > 0) {
-          const worker = Worker.start(
-            `round-trip relay (${along})`,
-            new URL("./round-trip-host.ts", import.meta.url),
-            {},
-            profileDir,
-          );
-          workers.push(worker);
-          const { url } = await worker.request<{ url: string }>("start", { rttMs: shardRttMs });
+          const { worker, url } = await startRelay(`round-trip relay (${along})`, shardRttMs);
           relay = { worker, managementEndpoint: `${url}/${LOCAL_STAGE}` };
         }
         // A fresh stage each: the fan-out settings are read at the functions' cold start.

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 
 /**
  * A measurement taken inside a fresh `node` process of its own (a cold import, a synth): the
- * process prints its figures as one JSON object, last on stdout, and exits 0.
+ * process prints its figures as one JSON object on the last line of stdout, and exits 0.
  */
 export function measureInProcess<T>(
   what: string,
@@ -28,7 +28,7 @@ export function measureInProcess<T>(
       // The last lines carry the error; the ones before may quote a whole minified bundle line.
       const tail = err.trim().split("\n").slice(-8).join("\n").slice(-2000);
       if (code !== 0) reject(new Error(`${what} failed (exit ${code}): ${tail}`));
-      else resolve(JSON.parse(out.slice(out.lastIndexOf("{"))) as T);
+      else resolve(JSON.parse(out.trimEnd().split("\n").at(-1) ?? "") as T);
     });
   });
 }
