@@ -1,6 +1,4 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sns";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { Sha256 } from "@smithy/core/checksum";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -8,10 +6,9 @@ import {
   isThrottlingError,
   isTransientError,
 } from "@smithy/core/retry";
-import { SignatureV4 } from "@smithy/signature-v4";
-import type { AwsCredentialIdentityProvider, SdkError } from "@smithy/types";
-import { serviceEndpoint } from "./service-endpoint.js";
-import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import type { SdkError } from "@smithy/types";
+import { NetworkError, type SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import { type AttemptTiming, type ServiceAccess, serviceAttempts } from "./signed-service.js";
 
 /**
  * SNS's Publish without the SDK client: the signed form POST the SDK's PublishCommand sends (the
@@ -23,7 +20,7 @@ import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attem
  * into each dispatcher bundle, loaded on every cold start, with the fan-out bundle a few hundred
  * bytes under the 500 KB budget. topic-publisher.wire.test.ts holds the request to the SDK's.
  *
- * The endpoint follows the SDK's configuration (service-endpoint.ts): AWS_ENDPOINT_URL_SNS (the
+ * The endpoint follows the SDK's configuration (signed-service.ts): AWS_ENDPOINT_URL_SNS (the
  * local stage's SNS), else AWS_ENDPOINT_URL, else SNS's regional endpoint. Retries follow the
  * SDK's standard mode: its own classification of throttling, transient and server errors decides,
  * with full-jitter backoff, DEFAULT_MAX_ATTEMPTS (3) attempts in all; any other refusal fails at
@@ -125,36 +122,20 @@ export class SignedTopicPublisher implements TopicPublisher {
   private readonly now: () => number;
 
   constructor(
-    options: {
-      readonly endpoint?: URL;
-      readonly region?: string;
-      readonly credentials?: AwsCredentialIdentityProvider;
-      /** Timeouts of an attempt before and after its request is written (tests shorten them). */
-      readonly sendTimeoutMs?: number;
-      readonly answerTimeoutMs?: number;
-      /** Backoff base between attempts. */
-      readonly baseDelayMs?: number;
-      /** The signing clock (tests fix it to compare signatures). */
-      readonly now?: () => number;
-    } = {},
+    options: ServiceAccess &
+      AttemptTiming & {
+        /** The signing clock (tests fix it to compare signatures). */
+        readonly now?: () => number;
+      } = {},
   ) {
     this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
     this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
     this.now = options.now ?? Date.now;
-    this.attempts = new SignedAttempts(
-      options.endpoint ?? serviceEndpoint("sns", "publish to the stage's topic in"),
-      {
-        maxSockets: MAX_SOCKETS,
-        signer: new SignatureV4({
-          service: "sns",
-          region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "",
-          credentials: options.credentials ?? defaultProvider(),
-          sha256: Sha256,
-        }),
-        discardsBodyOf: () => false,
-      },
-    );
+    this.attempts = serviceAttempts("sns", "publish to the stage's topic in", options, {
+      maxSockets: MAX_SOCKETS,
+      discardsBodyOf: () => false,
+    });
   }
 
   async publish(
