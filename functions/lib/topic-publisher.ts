@@ -29,13 +29,13 @@ import { type AttemptTiming, type ServiceAccess, serviceAttempts } from "./signe
  * Timeouts, in two phases (signed-attempt.ts). A stall before the request is written in full is
  * retried: SNS cannot have taken the message. A request written and left unanswered is retried
  * too, unlike the shard invoker's: SNS may have taken the message, so the retry may hand a second
- * copy on and some connections get the frame twice — but the alternative loses it. An unanswered
- * Publish that is not retried leaves its ids neither delivered nor handed on: the fan-out counts
- * them undelivered and the stage alarms, and the subscriber would throw, making Lambda retry the
- * whole message to connections that already have it. A duplicate is the lesser harm, the one the
- * project accepts throughout (see lambda-invoker.ts). The answer timeout is still short: SNS
- * answers a Publish in tens of milliseconds, so seconds of silence mean a dead connection, which
- * a retry on a fresh one gets past, and the function's remaining time is better spent so.
+ * copy on and those connections get the frame twice. Not retrying would lose it instead: the ids
+ * would be neither delivered nor handed on — the fan-out worker counts them undelivered (the
+ * stage alarms), the message function tells the sender to try again (which reaches everyone
+ * again), the subscriber logs them. A duplicate is the harm the project accepts, a loss is not
+ * (see lambda-invoker.ts, where the unanswered shard is handed on for the same reason). The answer
+ * timeout is still short: SNS answers a Publish in tens of milliseconds, so seconds of silence
+ * mean a dead connection, which a retry on a fresh one gets past.
  */
 
 const SNS_API_VERSION = "2010-03-31";
