@@ -1,3 +1,5 @@
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { describe, expect, it } from "vitest";
 import { serviceEndpoint } from "./signed-service.js";
 
@@ -56,6 +58,27 @@ describe("serviceEndpoint", () => {
       serviceEndpoint("sns", "publish in", { AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_SNS: "" })
         .href,
     ).toBe("https://sns.eu-west-1.amazonaws.com/");
+  });
+
+  it("names the regional endpoint the SDK's clients resolve, in every partition", () => {
+    const regions = ["eu-west-1", "cn-north-1", "us-gov-west-1", "us-iso-east-1", "eusc-de-east-1"];
+    const clients = { sns: SNSClient, lambda: LambdaClient } as const;
+    for (const service of ["sns", "lambda"] as const) {
+      for (const region of regions) {
+        const client = new clients[service]({ region });
+        const sdk = client.config.endpointProvider({
+          Region: region,
+          UseDualStack: false,
+          UseFIPS: false,
+        }).url.href;
+        client.destroy();
+        expect(serviceEndpoint(service, "call", { AWS_REGION: region }).href, region).toBe(sdk);
+      }
+    }
+    // The positive control: the partitions do differ.
+    expect(serviceEndpoint("sns", "publish in", { AWS_REGION: "cn-north-1" }).href).toBe(
+      "https://sns.cn-north-1.amazonaws.com.cn/",
+    );
   });
 
   it("ignores both variables when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true", () => {

@@ -1,3 +1,4 @@
+import { partition } from "@aws-sdk/core/client";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { Sha256 } from "@smithy/core/checksum";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -11,7 +12,8 @@ import { SignedAttempts, type SignedAttemptsOptions } from "./signed-attempt.js"
  * The endpoint is read from the variables the SDK reads: the service-specific
  * AWS_ENDPOINT_URL_<SERVICE> (the local stage sets one per service), else AWS_ENDPOINT_URL, else
  * the service's regional endpoint. AWS_IGNORE_CONFIGURED_ENDPOINT_URLS set to "true" skips both
- * variables, as it does for the SDK. Requests are signed with the SDK's own SignatureV4 and its
+ * variables, as it does for the SDK. The regional endpoint's domain is the region's partition's, from
+ * the SDK's own partition table (amazonaws.com, amazonaws.com.cn in China, …). Requests are signed with the SDK's own SignatureV4 and its
  * default credential chain (environment, then the rest, refreshed before they expire).
  */
 
@@ -36,7 +38,7 @@ export function serviceEndpoint(
   if (region === undefined || region === "") {
     throw new Error(`No region to ${purpose}: AWS_REGION is not set. Set AWS_REGION.`);
   }
-  return new URL(`https://${service}.${region}.amazonaws.com`);
+  return new URL(`https://${service}.${region}.${partition(region).dnsSuffix}`);
 }
 
 /** Where and as whom a sender calls its service; each defaults to what the SDK would use. */
