@@ -9,8 +9,10 @@ import { lambdaContext } from "../fixtures/events.js";
 import { inFunctionEnvironment } from "../fixtures/function-environment.js";
 import { captureLogsPerTest } from "../fixtures/logs.js";
 
-// The worker posts with the SDK poster, which the in-memory gateway answers (see the fixture).
+// The worker posts with the SDK poster and publishes with the SDK's SNS client, which the
+// in-memory gateway and topic answer (see the fixture).
 vi.mock("../lib/fast-poster.js", () => import("../fixtures/sdk-senders.js"));
+vi.mock("../lib/topic-publisher.js", () => import("../fixtures/sdk-senders.js"));
 
 const bucket = mockS3();
 const gateway = mockGateway();

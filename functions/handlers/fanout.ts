@@ -1,6 +1,5 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Client } from "@aws-sdk/client-s3";
-import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
 import { FANOUT_METRICS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
@@ -11,11 +10,12 @@ import { Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 import { mustFail, runShard } from "../lib/shard-worker.js";
 import { readShardEvent } from "../lib/shards.js";
+import { createTopicPublisher } from "../lib/topic-publisher.js";
 
 const config = readConfig("fanout");
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
-const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
+const redelivery = new Redelivery(createTopicPublisher(), config.topicArn);
 // The service dimension is POWERTOOLS_SERVICE_NAME: the worker's function name on the stage.
 const metrics = new Metrics({ namespace: FANOUT_METRICS.namespace });
 

@@ -1,5 +1,4 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { SNSClient } from "@aws-sdk/client-sns";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { ROUTE_KEYS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
@@ -18,13 +17,14 @@ import {
 import { Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 import { type FanOutResult, fanOut, shardSettings } from "../lib/shards.js";
+import { createTopicPublisher } from "../lib/topic-publisher.js";
 
 const config = readConfig("message");
 const sharding = shardSettings(config);
 const invoker = createShardInvoker();
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
-const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
+const redelivery = new Redelivery(createTopicPublisher(), config.topicArn);
 
 const OK: APIGatewayProxyStructuredResultV2 = { statusCode: 200 };
 

@@ -1,5 +1,4 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context, SNSEvent, SNSEventRecord } from "aws-lambda";
 import { LIMITS } from "../contract.js";
 import { readAddressing } from "../lib/addressing.js";
@@ -12,13 +11,14 @@ import { byteLength } from "../lib/protocol.js";
 import { isExpired, Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 import { type FanOutResult, fanOut, shardSettings } from "../lib/shards.js";
+import { createTopicPublisher } from "../lib/topic-publisher.js";
 
 const config = readConfig("subscriber");
 const sharding = shardSettings(config);
 const invoker = createShardInvoker();
 const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
 const poster = createFastPoster(config.managementEndpoint);
-const redelivery = new Redelivery(new SNSClient({}), config.topicArn);
+const redelivery = new Redelivery(createTopicPublisher(), config.topicArn);
 
 /** What one invocation did with its records. */
 export interface SubscriberResult {

@@ -4,6 +4,7 @@ import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { FANOUT } from "../contract.js";
+import { serviceEndpoint } from "./service-endpoint.js";
 import { InvokeUnansweredError, type ShardInvoker } from "./shards.js";
 import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attempt.js";
 
@@ -43,18 +44,7 @@ const MIN_ANSWER_TIMEOUT_MS = 1_000;
 
 /** Where the SDK would send a Lambda call, from the same variables it reads. */
 export function lambdaEndpoint(env: NodeJS.ProcessEnv = process.env): URL {
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const configured =
-    env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === "true"
-      ? undefined
-      : (env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL);
-  if (configured !== undefined && configured !== "") return new URL(configured);
-  if (region === undefined || region === "") {
-    throw new Error(
-      "No region to invoke the fan-out worker in: AWS_REGION is not set. Set AWS_REGION.",
-    );
-  }
-  return new URL(`https://lambda.${region}.amazonaws.com`);
+  return serviceEndpoint("lambda", "invoke the fan-out worker in", env);
 }
 
 /** The only answer that says Lambda queued the event; its body is empty. */

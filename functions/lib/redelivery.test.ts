@@ -4,6 +4,7 @@ import { LIMITS, MESSAGE_ATTRIBUTES, REDELIVERY } from "../contract.js";
 import { mockTopic } from "../fixtures/aws.js";
 import { FIXTURE_TOPIC_ARN } from "../fixtures/events.js";
 import { isExpired, nextStep, Redelivery } from "./redelivery.js";
+import { SdkTopicPublisher } from "./sdk-topic-publisher.js";
 
 const topic = mockTopic();
 
@@ -39,7 +40,10 @@ describe("Redelivery.handOn", () => {
     topic.reset();
     const ids = Array.from({ length: 2500 }, (_, i) => `c${i}=`);
 
-    const result = await new Redelivery(new SNSClient({}), FIXTURE_TOPIC_ARN).handOn("f", ids, {
+    const result = await new Redelivery(
+      new SdkTopicPublisher(new SNSClient({})),
+      FIXTURE_TOPIC_ARN,
+    ).handOn("f", ids, {
       attempt: 2,
       firstAttemptAt: 5,
     });
@@ -57,18 +61,18 @@ describe("Redelivery.handOn", () => {
     topic.reset();
     topic.failure = new Error("SNS unavailable");
 
-    const result = await new Redelivery(new SNSClient({}), FIXTURE_TOPIC_ARN).handOn(
-      "f",
-      ["a=", "b="],
-      { attempt: 2, firstAttemptAt: 5 },
-    );
+    const result = await new Redelivery(
+      new SdkTopicPublisher(new SNSClient({})),
+      FIXTURE_TOPIC_ARN,
+    ).handOn("f", ["a=", "b="], { attempt: 2, firstAttemptAt: 5 });
 
     expect(result).toMatchObject({ handedOn: 0, notHandedOn: ["a=", "b="] });
   });
 });
 
 describe("Redelivery.settle", () => {
-  const redelivery = () => new Redelivery(new SNSClient({}), FIXTURE_TOPIC_ARN);
+  const redelivery = () =>
+    new Redelivery(new SdkTopicPublisher(new SNSClient({})), FIXTURE_TOPIC_ARN);
 
   it("does nothing when everything was delivered", async () => {
     topic.reset();

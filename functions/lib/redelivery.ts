@@ -1,7 +1,7 @@
-import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { LIMITS, REDELIVERY } from "../contract.js";
 import { type Addressing, addressedAttributes } from "./addressing.js";
 import { logger } from "./logger.js";
+import type { TopicPublisher } from "./topic-publisher.js";
 
 /**
  * Handing undelivered connections on: ids whose posts still fail with a retryable error at the
@@ -56,7 +56,7 @@ export interface Settlement {
 
 export class Redelivery {
   constructor(
-    private readonly sns: SNSClient,
+    private readonly publisher: TopicPublisher,
     private readonly topicArn: string,
   ) {}
 
@@ -111,13 +111,7 @@ export class Redelivery {
     for (let start = 0; start < connectionIds.length; start += LIMITS.addressedConnectionsMax) {
       const ids = connectionIds.slice(start, start + LIMITS.addressedConnectionsMax);
       try {
-        await this.sns.send(
-          new PublishCommand({
-            TopicArn: this.topicArn,
-            Message: frame,
-            MessageAttributes: addressedAttributes(ids, redelivery),
-          }),
-        );
+        await this.publisher.publish(this.topicArn, frame, addressedAttributes(ids, redelivery));
         handedOn += ids.length;
       } catch (error) {
         lastError = error;

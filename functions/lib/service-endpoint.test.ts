@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { serviceEndpoint } from "./service-endpoint.js";
+
+describe("serviceEndpoint", () => {
+  it("reads each service's own variable, not another's", () => {
+    const env = {
+      AWS_REGION: "eu-west-1",
+      AWS_ENDPOINT_URL_SNS: "http://127.0.0.1:3003",
+      AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004",
+    };
+    expect(serviceEndpoint("sns", "publish in", env).href).toBe("http://127.0.0.1:3003/");
+    expect(serviceEndpoint("lambda", "invoke in", env).href).toBe("http://127.0.0.1:3004/");
+  });
+
+  it("falls back to the general variable, then to the region's endpoint", () => {
+    expect(
+      serviceEndpoint("sns", "publish in", {
+        AWS_REGION: "eu-west-1",
+        AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004",
+        AWS_ENDPOINT_URL: "http://127.0.0.1:4566",
+      }).href,
+    ).toBe("http://127.0.0.1:4566/");
+    expect(serviceEndpoint("sns", "publish in", { AWS_REGION: "ap-southeast-2" }).href).toBe(
+      "https://sns.ap-southeast-2.amazonaws.com/",
+    );
+    expect(serviceEndpoint("sns", "publish in", { AWS_DEFAULT_REGION: "us-east-2" }).href).toBe(
+      "https://sns.us-east-2.amazonaws.com/",
+    );
+    // Set but empty counts as unset, as a template's blank variable would be.
+    expect(
+      serviceEndpoint("sns", "publish in", { AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_SNS: "" })
+        .href,
+    ).toBe("https://sns.eu-west-1.amazonaws.com/");
+  });
+
+  it("ignores both variables when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true", () => {
+    expect(
+      serviceEndpoint("sns", "publish in", {
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL_SNS: "http://127.0.0.1:3003",
+        AWS_ENDPOINT_URL: "http://127.0.0.1:4566",
+        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true",
+      }).href,
+    ).toBe("https://sns.us-east-1.amazonaws.com/");
+  });
+
+  it("says what to set when there is no region and no endpoint", () => {
+    expect(() => serviceEndpoint("sns", "publish to the stage's topic in", {})).toThrow(
+      "No region to publish to the stage's topic in: AWS_REGION is not set. Set AWS_REGION.",
+    );
+  });
+});

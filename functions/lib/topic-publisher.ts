@@ -1,0 +1,215 @@
+import type { MessageAttributeValue } from "@aws-sdk/client-sns";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { Sha256 } from "@smithy/core/checksum";
+import { extendedEncodeURIComponent } from "@smithy/core/protocols";
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  isServerError,
+  isThrottlingError,
+  isTransientError,
+} from "@smithy/core/retry";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentityProvider, SdkError } from "@smithy/types";
+import { serviceEndpoint } from "./service-endpoint.js";
+import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+
+/**
+ * SNS's Publish without the SDK client: the signed form POST the SDK's PublishCommand sends (the
+ * AWS query protocol), built with the SDK's own signer and credential chain, as lambda-invoker.ts
+ * does for Lambda's Invoke.
+ *
+ * Why: the functions publish for one reason — handing undelivered connection ids back to the
+ * stage's topic (redelivery.ts) — and @aws-sdk/client-sns brought 20–35 KB of schema and client
+ * into each dispatcher bundle, loaded on every cold start, with the fan-out bundle a few hundred
+ * bytes under the 500 KB budget. topic-publisher.wire.test.ts holds the request to the SDK's.
+ *
+ * The endpoint follows the SDK's configuration (service-endpoint.ts): AWS_ENDPOINT_URL_SNS (the
+ * local stage's SNS), else AWS_ENDPOINT_URL, else SNS's regional endpoint. Retries follow the
+ * SDK's standard mode: its own classification of throttling, transient and server errors decides,
+ * with full-jitter backoff, DEFAULT_MAX_ATTEMPTS (3) attempts in all; any other refusal fails at
+ * once, naming SNS's error code and message.
+ *
+ * Timeouts, in two phases (signed-attempt.ts). A stall before the request is written in full is
+ * retried: SNS cannot have taken the message. A request written and left unanswered is retried
+ * too, unlike the shard invoker's: SNS may have taken the message, so the retry may hand a second
+ * copy on and some connections get the frame twice — but the alternative loses it. An unanswered
+ * Publish that is not retried leaves its ids neither delivered nor handed on: the fan-out counts
+ * them undelivered and the stage alarms, and the subscriber would throw, making Lambda retry the
+ * whole message to connections that already have it. A duplicate is the lesser harm, the one the
+ * project accepts throughout (see lambda-invoker.ts). The answer timeout is still short: SNS
+ * answers a Publish in tens of milliseconds, so seconds of silence mean a dead connection, which
+ * a retry on a fresh one gets past, and the function's remaining time is better spent so.
+ */
+
+const SNS_API_VERSION = "2010-03-31";
+const BASE_DELAY_MS = 100;
+const SEND_TIMEOUT_MS = 5_000;
+const ANSWER_TIMEOUT_MS = 5_000;
+/** Redelivery publishes one message at a time; a few more for settlements that overlap. */
+const MAX_SOCKETS = 4;
+
+/**
+ * SNS's query error codes whose modeled exception the SDK's retry classification knows by another
+ * name: SNS sends `Throttled`, the SDK throws ThrottledException and retries it as throttling.
+ * Every other code is classified as the name it is (an unmodeled code is the SDK's error name).
+ */
+const MODELED_ERROR_NAMES: Readonly<Record<string, string>> = { Throttled: "ThrottledException" };
+
+/** Publishing a message to an SNS topic, with message attributes. */
+export interface TopicPublisher {
+  /** Resolves with the MessageId SNS gave the message (undefined if its answer names none). */
+  publish(
+    topicArn: string,
+    message: string,
+    attributes: Record<string, MessageAttributeValue>,
+  ): Promise<string | undefined>;
+}
+
+/**
+ * The form body PublishCommand sends, byte for byte: its members in the SDK's schema order
+ * (Message, then TopicArn), attributes in the record's own key order, every name and value
+ * encoded with the SDK's extendedEncodeURIComponent.
+ */
+export function publishBody(
+  topicArn: string,
+  message: string,
+  attributes: Record<string, MessageAttributeValue>,
+): string {
+  let body = `Action=Publish&Version=${SNS_API_VERSION}&Message=${extendedEncodeURIComponent(message)}&TopicArn=${extendedEncodeURIComponent(topicArn)}`;
+  let n = 1;
+  for (const [name, value] of Object.entries(attributes)) {
+    // Skipped as the SDK skips them: a `null` smuggled past the type names nothing.
+    if (value === undefined || value === null) continue;
+    const entry = `&MessageAttributes.entry.${n}`;
+    body += `${entry}.Name=${extendedEncodeURIComponent(name)}`;
+    if (value.DataType != null) {
+      body += `${entry}.Value.DataType=${extendedEncodeURIComponent(value.DataType)}`;
+    }
+    if (value.StringValue != null) {
+      body += `${entry}.Value.StringValue=${extendedEncodeURIComponent(value.StringValue)}`;
+    }
+    if (value.BinaryValue != null) {
+      const base64 = Buffer.from(value.BinaryValue).toString("base64");
+      body += `${entry}.Value.BinaryValue=${extendedEncodeURIComponent(base64)}`;
+    }
+    n += 1;
+  }
+  return body;
+}
+
+/** The text of the first `<tag>` in an SNS XML answer, its entities decoded. */
+function xmlText(xml: string, tag: string): string | undefined {
+  const text = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
+  return text?.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, entity: string) => {
+    if (entity.startsWith("#x")) return String.fromCodePoint(Number.parseInt(entity.slice(2), 16));
+    if (entity.startsWith("#")) return String.fromCodePoint(Number(entity.slice(1)));
+    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[entity] ?? "";
+  });
+}
+
+/** Whether the SDK's standard retry strategy would retry SNS's answer. */
+function retryable(status: number, code: string): boolean {
+  const error: SdkError = Object.assign(new Error(code), {
+    name: MODELED_ERROR_NAMES[code] ?? code,
+    $metadata: { httpStatusCode: status },
+    cause: undefined,
+  });
+  return isThrottlingError(error) || isTransientError(error) || isServerError(error);
+}
+
+export class SignedTopicPublisher implements TopicPublisher {
+  private readonly attempts: SignedAttempts;
+  private readonly sendTimeoutMs: number;
+  private readonly answerTimeoutMs: number;
+  private readonly baseDelayMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    options: {
+      readonly endpoint?: URL;
+      readonly region?: string;
+      readonly credentials?: AwsCredentialIdentityProvider;
+      /** Timeouts of an attempt before and after its request is written (tests shorten them). */
+      readonly sendTimeoutMs?: number;
+      readonly answerTimeoutMs?: number;
+      /** Backoff base between attempts. */
+      readonly baseDelayMs?: number;
+      /** The signing clock (tests fix it to compare signatures). */
+      readonly now?: () => number;
+    } = {},
+  ) {
+    this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
+    this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
+    this.now = options.now ?? Date.now;
+    this.attempts = new SignedAttempts(
+      options.endpoint ?? serviceEndpoint("sns", "publish to the stage's topic in"),
+      {
+        maxSockets: MAX_SOCKETS,
+        signer: new SignatureV4({
+          service: "sns",
+          region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "",
+          credentials: options.credentials ?? defaultProvider(),
+          sha256: Sha256,
+        }),
+        discardsBodyOf: () => false,
+      },
+    );
+  }
+
+  async publish(
+    topicArn: string,
+    message: string,
+    attributes: Record<string, MessageAttributeValue>,
+  ): Promise<string | undefined> {
+    const body = publishBody(topicArn, message, attributes);
+    for (let attempt = 1; ; attempt += 1) {
+      let failure: string;
+      try {
+        const answer = await this.attempts.attempt(
+          await this.sign(body),
+          body,
+          this.sendTimeoutMs,
+          this.answerTimeoutMs,
+        );
+        if (answer.status === 200) return xmlText(answer.body, "MessageId");
+        const code = xmlText(answer.body, "Code") ?? "Unknown";
+        failure = `${code} (HTTP ${answer.status}): ${xmlText(answer.body, "Message") ?? answer.body.slice(0, 200)}`;
+        if (!retryable(answer.status, code)) {
+          throw new Error(`SNS refused to publish to ${topicArn}: ${failure}`);
+        }
+      } catch (error) {
+        if (!(error instanceof NetworkError)) throw error;
+        failure = error.message;
+      }
+      if (attempt >= DEFAULT_MAX_ATTEMPTS) {
+        throw new Error(
+          `SNS did not take the message for ${topicArn} in ${attempt} attempts: ${failure}`,
+        );
+      }
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.random() * this.baseDelayMs * 2 ** attempt),
+      );
+    }
+  }
+
+  /** The signed headers of one attempt (signed again each time: the date moves). */
+  sign(body: string): Promise<SignedRequest> {
+    return this.attempts.sign(
+      "/",
+      { "content-type": "application/x-www-form-urlencoded" },
+      body,
+      new Date(this.now()),
+    );
+  }
+
+  /** Closes the pooled connections (tests; a Lambda just freezes). */
+  close(): void {
+    this.attempts.close();
+  }
+}
+
+/** The publisher the functions hand undelivered connections on with. */
+export function createTopicPublisher(): TopicPublisher {
+  return new SignedTopicPublisher();
+}
