@@ -36,7 +36,7 @@ export interface Request {
   readonly method: string;
   /** The request target: path and query, already encoded. */
   readonly path: string;
-  /** Sent in this order; host and content-length are added when absent. */
+  /** Sent in this order; host, connection: keep-alive and content-length are added when absent. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | Buffer;
 }
@@ -354,6 +354,7 @@ export class Http1Connections {
     let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
     let host = false;
     let length = false;
+    let connection = false;
     for (const name in request.headers) {
       const value = request.headers[name] as string;
       if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) {
@@ -363,9 +364,12 @@ export class Http1Connections {
       }
       if (name.length === 4 && name.toLowerCase() === "host") host = true;
       else if (name.length === 14 && name.toLowerCase() === "content-length") length = true;
+      else if (name.length === 10 && name.toLowerCase() === "connection") connection = true;
       head += `${name}: ${value}\r\n`;
     }
     if (!host) head += `host: ${this.host}\r\n`;
+    // As Node's client sends it with a keep-alive Agent: the wire tests hold the SDK's request to it.
+    if (!connection) head += "connection: keep-alive\r\n";
     if (!length) {
       const size = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
       head += `content-length: ${size}\r\n`;
