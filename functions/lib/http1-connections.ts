@@ -291,6 +291,11 @@ export class Http1Connections {
     });
   }
 
+  /** Connections open or opening (tests and the bench watch the pool with it). */
+  get openConnections(): number {
+    return this.open.size;
+  }
+
   /** Closes every connection: requests on them or waiting for one fail with NetworkError. */
   close(): void {
     const waiting = this.waiting.slice(this.next);
