@@ -130,10 +130,6 @@ class Connection {
     this.socket.on("timeout", () => this.onTimeout());
   }
 
-  get idle(): boolean {
-    return this.exchange === undefined && !this.gone;
-  }
-
   /** Sends the exchange's request: head and body in one write. */
   start(exchange: Exchange): void {
     this.exchange = exchange;
