@@ -117,14 +117,17 @@ const get = (path: string, body: string | Buffer = ""): Request => ({
   body,
 });
 
-async function failureOf(outcome: Promise<unknown>): Promise<NetworkError> {
-  const error = await outcome.then(
-    () => undefined,
-    (reason: unknown) => reason,
+/** The NetworkError `outcome` rejects with. */
+const failureOf = (outcome: Promise<unknown>): Promise<NetworkError> =>
+  outcome.then(
+    (value) => {
+      throw new Error(`expected a NetworkError, got an answer: ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(NetworkError);
+      return error as NetworkError;
+    },
   );
-  if (!(error instanceof NetworkError)) throw new Error(`expected a NetworkError, got ${error}`);
-  return error;
-}
 
 describe("Http1Connections against node:http", () => {
   it("reuses one keep-alive connection for consecutive requests, and sends the head as given", async () => {

@@ -192,13 +192,14 @@ export class ResponseReader {
           at = end + 4;
           break;
         }
-        case State.Length: {
+        case State.Length:
+        case State.ChunkData: {
           const take = Math.min(this.remaining, bytes.length - at);
           this.body(bytes, at, at + take);
           at += take;
           this.remaining -= take;
           if (this.remaining > 0) return at;
-          this.state = State.Done;
+          this.state = this.state === State.Length ? State.Done : State.ChunkEnd;
           break;
         }
         case State.ChunkSize: {
@@ -215,15 +216,6 @@ export class ResponseReader {
             this.remaining = size;
             this.state = State.ChunkData;
           }
-          break;
-        }
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, bytes.length - at);
-          this.body(bytes, at, at + take);
-          at += take;
-          this.remaining -= take;
-          if (this.remaining > 0) return at;
-          this.state = State.ChunkEnd;
           break;
         }
         case State.ChunkEnd: {
