@@ -5,7 +5,8 @@ export { NetworkError } from "./http1-connections.js";
 
 /**
  * One attempt of a signed POST to an AWS endpoint, sent without the SDK client over a keep-alive
- * pool: what the fast poster (@connections) and the shard invoker (Lambda Invoke) share.
+ * pool (http1-connections.ts): what the fast poster (@connections), the shard invoker (Lambda
+ * Invoke) and the topic publisher (SNS Publish) share.
  *
  * Timeouts come in two phases. Until the request is written in full, the service cannot have acted
  * on it, so a stall there ends the attempt after the send timeout and a retry is safe. Once it is
