@@ -464,5 +464,11 @@ describe.skipIf(!openssl)("Http1Connections over TLS", () => {
     const error = await failureOf(pool(url).request(get("/c"), 5_000, 5_000));
     expect(error.message).toMatch(/self[- ]signed/i);
     expect(seen).toHaveLength(2);
+
+    // A refused TLS connection fails as a connection error too (the TCP socket's error reaches it).
+    await closeServer(server);
+    const refused = await failureOf(pool(url, 2, cert).request(get("/d"), 5_000, 5_000));
+    expect(refused.timeout).toBeUndefined();
+    expect(refused.message).toMatch(/ECONNREFUSED/);
   });
 });
