@@ -147,7 +147,8 @@ describe("Http1Connections against node:http", () => {
         "6",
       ]);
       response.writeHead(200, { "x-amzn-errortype": "Nope" }).end(path);
-      expect(await answer).toMatchObject({ status: 200, headers: { "x-amzn-errortype": "Nope" } });
+      expect((await answer).status).toBe(200);
+      expect((await answer).headers.get("x-amzn-errortype")).toBe("Nope");
       expect((await answer).body.toString()).toBe(path);
     }
     expect(server.sockets).toHaveLength(1);
@@ -266,7 +267,7 @@ describe("Http1Connections against raw servers", () => {
     });
     const answer = await pool(url).request(get("/bytes"), 1_000, 5_000);
     expect(answer.status).toBe(410);
-    expect(answer.headers["x-amzn-errortype"]).toBe("GoneException");
+    expect(answer.headers.get("x-amzn-errortype")).toBe("GoneException");
     expect(answer.body.toString()).toBe("abc");
   });
 

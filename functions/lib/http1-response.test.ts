@@ -118,7 +118,7 @@ describe("ResponseReader", () => {
           const response = readAll(reader(), split(wire, cuts));
 
           expect(response?.status).toBe(status);
-          expect(response?.headers["x-amzn-errortype"]).toBe(errorTypes[0]);
+          expect(response?.headers.get("x-amzn-errortype")).toBe(errorTypes[0]);
           expect(response?.body.equals(payload)).toBe(true);
           expect(response?.reusable).toBe(true);
         },

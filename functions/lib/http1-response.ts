@@ -25,8 +25,8 @@ export class MalformedResponse extends Error {
 
 export interface Response {
   readonly status: number;
-  /** Header names in lower case, each with its first value. */
-  readonly headers: Readonly<Record<string, string>>;
+  /** Header names in lower case, each with its first value (a Map: cheaper to fill than an object). */
+  readonly headers: ReadonlyMap<string, string>;
   /** The body; empty when the reader was told to discard the status's body. */
   readonly body: Buffer;
   /** Whether the connection may carry another request (keep-alive, framed body). */
@@ -59,7 +59,7 @@ export class ResponseReader {
   private state = State.Head;
   private noBody = false;
   private status = 0;
-  private headers: Record<string, string> = {};
+  private headers = new Map<string, string>();
   private keepAlive = true;
   private keepsBody = true;
   private remaining = 0;
@@ -83,7 +83,7 @@ export class ResponseReader {
     this.state = State.Head;
     this.noBody = noBody;
     this.status = 0;
-    this.headers = {};
+    this.headers = new Map();
     this.keepAlive = true;
     this.keepsBody = true;
     this.parts = [];
@@ -309,7 +309,7 @@ export class ResponseReader {
       return;
     }
     const http10 = match[1] === "0";
-    const headers: Record<string, string> = {};
+    const headers = new Map<string, string>();
     let length: string | undefined;
     let transferEncoding: string | undefined;
     let close = false;
@@ -326,7 +326,7 @@ export class ResponseReader {
       }
       const value = raw.trim();
       const lower = name.toLowerCase();
-      if (!(lower in headers)) headers[lower] = value;
+      if (!headers.has(lower)) headers.set(lower, value);
       if (lower === "content-length") {
         if (!DIGITS.test(value) || (length !== undefined && length !== value)) {
           throw new MalformedResponse(`the content-length is malformed: ${JSON.stringify(value)}`);

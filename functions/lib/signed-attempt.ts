@@ -112,7 +112,7 @@ export class SignedAttempts {
     if (this.discardsBodyOf(status)) return { status, errorTypeHeader: undefined, body: "" };
     return {
       status,
-      errorTypeHeader: response.headers["x-amzn-errortype"],
+      errorTypeHeader: response.headers.get("x-amzn-errortype"),
       body: response.body.toString("utf8"),
     };
   }
