@@ -80,6 +80,18 @@ describe("bundleFunctions", () => {
       expect(built.bundleBytes).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
   });
 
+  it("carries no client of the services the functions sign their own requests to", async () => {
+    // fast-poster.ts, lambda-invoker.ts and topic-publisher.ts exist to keep these out (their size).
+    for (const built of first.functions) {
+      const source = await readFile(built.bundle, "utf8");
+      expect(source, built.fn).not.toMatch(
+        /name:"@aws-sdk\/client-(sns|lambda|apigatewaymanagementapi)"/,
+      );
+      // Positive control: a client that is bundled shows in the same form.
+      expect(source, built.fn).toMatch(/name:"@aws-sdk\/client-s3"/);
+    }
+  });
+
   it("zips exactly the bundle as index.mjs, readable by everyone", async () => {
     for (const built of first.functions) {
       const files = unzipSync(new Uint8Array(await readFile(built.zip)));

@@ -1,12 +1,8 @@
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { Sha256 } from "@smithy/core/checksum";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
-import { SignatureV4 } from "@smithy/signature-v4";
-import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { FANOUT } from "../contract.js";
-import { serviceEndpoint } from "./service-endpoint.js";
 import { InvokeUnansweredError, type ShardInvoker } from "./shards.js";
-import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import { NetworkError, type SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import { type AttemptTiming, type ServiceAccess, serviceAttempts } from "./signed-service.js";
 
 /**
  * Lambda's Invoke with InvocationType "Event", without the SDK client: the same signed
@@ -17,8 +13,8 @@ import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attem
  * minified code the message and subscriber bundles would load on every cold start, over the
  * 500 KB bundle budget — for one call. lambda-invoker.wire.test.ts holds it to the SDK's request.
  *
- * The endpoint follows the SDK's configuration: AWS_ENDPOINT_URL_LAMBDA (the local stage's Lambda
- * Invoke API), else AWS_ENDPOINT_URL, else Lambda's regional endpoint. Throttling (429) and
+ * The endpoint follows the SDK's configuration (signed-service.ts): AWS_ENDPOINT_URL_LAMBDA (the
+ * local stage's Lambda Invoke API), else AWS_ENDPOINT_URL, else Lambda's regional endpoint. Throttling (429) and
  * server errors are retried with full-jitter backoff, FANOUT.invokeMaxAttempts attempts in all.
  *
  * Timeouts, in two phases (signed-attempt.ts). Until the request is written in full, Lambda
@@ -42,11 +38,6 @@ const ANSWER_TIMEOUT_MS = 60_000;
  */
 const MIN_ANSWER_TIMEOUT_MS = 1_000;
 
-/** Where the SDK would send a Lambda call, from the same variables it reads. */
-export function lambdaEndpoint(env: NodeJS.ProcessEnv = process.env): URL {
-  return serviceEndpoint("lambda", "invoke the fan-out worker in", env);
-}
-
 /** The only answer that says Lambda queued the event; its body is empty. */
 const ACCEPTED = 202;
 
@@ -58,30 +49,14 @@ export class SignedShardInvoker implements ShardInvoker {
   private readonly baseDelayMs: number;
 
   constructor(
-    options: {
-      readonly endpoint?: URL;
-      readonly region?: string;
-      readonly credentials?: AwsCredentialIdentityProvider;
-      /** Timeouts of an attempt before and after its request is written (tests shorten them). */
-      readonly sendTimeoutMs?: number;
-      readonly answerTimeoutMs?: number;
-      readonly minAnswerTimeoutMs?: number;
-      /** Backoff base between attempts. */
-      readonly baseDelayMs?: number;
-    } = {},
+    options: ServiceAccess & AttemptTiming & { readonly minAnswerTimeoutMs?: number } = {},
   ) {
     this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
     this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     this.minAnswerTimeoutMs = options.minAnswerTimeoutMs ?? MIN_ANSWER_TIMEOUT_MS;
     this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
-    this.attempts = new SignedAttempts(options.endpoint ?? lambdaEndpoint(), {
+    this.attempts = serviceAttempts("lambda", "invoke the fan-out worker in", options, {
       maxSockets: FANOUT.dispatchConcurrency,
-      signer: new SignatureV4({
-        service: "lambda",
-        region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "",
-        credentials: options.credentials ?? defaultProvider(),
-        sha256: Sha256,
-      }),
       discardsBodyOf: (status) => status === ACCEPTED,
     });
   }

@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FANOUT } from "../contract.js";
-import { lambdaEndpoint, SignedShardInvoker } from "./lambda-invoker.js";
+import { type Received, standInServer } from "../fixtures/stand-in-server.js";
+import { SignedShardInvoker } from "./lambda-invoker.js";
 import { InvokeUnansweredError } from "./shards.js";
 
 /**
@@ -11,66 +11,32 @@ import { InvokeUnansweredError } from "./shards.js";
  * it sends matches the one the SDK's InvokeCommand sends for the same call.
  */
 
-interface Seen {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingMessage["headers"];
-  readonly body: string;
-}
-
 const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
-const seen: Seen[] = [];
-/** Answers queued by the test; 202 once they run out. `hold` never answers (the request is read). */
-const answers: ({ status: number; errorType?: string; delayMs?: number } | "hold")[] = [];
-const held: ServerResponse[] = [];
-let server: Server;
-let endpoint: URL;
-
-beforeAll(async () => {
-  server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      seen.push({
-        method: request.method ?? "",
-        path: request.url ?? "",
-        headers: request.headers,
-        body: Buffer.concat(chunks).toString("utf8"),
-      });
-      const answer = answers.shift() ?? { status: 202 };
-      if (answer === "hold") {
-        held.push(response);
-        return;
-      }
-      if (answer.delayMs !== undefined) {
-        setTimeout(() => response.writeHead(answer.status).end(), answer.delayMs);
-        return;
-      }
-      response.writeHead(answer.status, {
-        "content-type": "application/json",
-        ...(answer.errorType === undefined ? {} : { "x-amzn-errortype": answer.errorType }),
-      });
-      response.end(answer.status === 202 ? "" : JSON.stringify({ message: "injected" }));
+/** Replies queued by the test; 202 once they run out. */
+const stand = standInServer<{ status: number; errorType?: string; delayMs?: number }>(
+  (reply = { status: 202 }, response) => {
+    if (reply.delayMs !== undefined) {
+      setTimeout(() => response.writeHead(reply.status).end(), reply.delayMs);
+      return;
+    }
+    response.writeHead(reply.status, {
+      "content-type": "application/json",
+      ...(reply.errorType === undefined ? {} : { "x-amzn-errortype": reply.errorType }),
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  endpoint = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
-beforeEach(() => {
-  seen.length = 0;
-  answers.length = 0;
-  for (const response of held.splice(0)) response.destroy();
-});
+    response.end(reply.status === 202 ? "" : JSON.stringify({ message: "injected" }));
+  },
+);
+const { seen, replies: answers } = stand;
 
 const payload = JSON.stringify({ message: "h\u00e9llo \u0001", connectionIds: ["a+/="] });
 
 describe("SignedShardInvoker", () => {
   it("sends the request the SDK's InvokeCommand sends for an Event invocation", async () => {
-    const sdk = new LambdaClient({ endpoint: endpoint.href, region: "eu-west-1", credentials });
+    const sdk = new LambdaClient({
+      endpoint: stand.endpoint.href,
+      region: "eu-west-1",
+      credentials,
+    });
     await sdk.send(
       new InvokeCommand({
         FunctionName: "websocket-stages-dev-fanout",
@@ -80,7 +46,7 @@ describe("SignedShardInvoker", () => {
     );
     sdk.destroy();
     const invoker = new SignedShardInvoker({
-      endpoint,
+      endpoint: stand.endpoint,
       region: "eu-west-1",
       credentials: async () => credentials,
     });
@@ -88,8 +54,8 @@ describe("SignedShardInvoker", () => {
     invoker.close();
 
     expect(seen).toHaveLength(2);
-    const [fromSdk, fromInvoker] = seen as [Seen, Seen];
-    const wire = (request: Seen) => ({
+    const [fromSdk, fromInvoker] = seen as [Received, Received];
+    const wire = (request: Received) => ({
       method: request.method,
       path: request.path,
       body: request.body,
@@ -113,7 +79,7 @@ describe("SignedShardInvoker", () => {
 
   it("retries throttling and server errors, then gives up saying why", async () => {
     const invoker = new SignedShardInvoker({
-      endpoint,
+      endpoint: stand.endpoint,
       region: "eu-west-1",
       credentials: async () => credentials,
     });
@@ -136,7 +102,7 @@ describe("SignedShardInvoker", () => {
 
   it("does not retry a refusal no retry can fix", async () => {
     const invoker = new SignedShardInvoker({
-      endpoint,
+      endpoint: stand.endpoint,
       region: "eu-west-1",
       credentials: async () => credentials,
     });
@@ -152,7 +118,7 @@ describe("SignedShardInvoker", () => {
 describe("SignedShardInvoker's two timeouts", () => {
   const invokerWith = (
     timeouts: { sendTimeoutMs?: number; answerTimeoutMs?: number; minAnswerTimeoutMs?: number },
-    at: URL = endpoint,
+    at: URL = stand.endpoint,
   ) =>
     new SignedShardInvoker({
       endpoint: at,
@@ -226,28 +192,5 @@ describe("SignedShardInvoker's two timeouts", () => {
     );
     invoker.close();
     expect(seen).toHaveLength(0);
-  });
-});
-
-describe("lambdaEndpoint", () => {
-  it("follows the SDK's variables: the Lambda-specific one, the general one, the region's", () => {
-    expect(lambdaEndpoint({ AWS_REGION: "eu-west-1" }).href).toBe(
-      "https://lambda.eu-west-1.amazonaws.com/",
-    );
-    expect(
-      lambdaEndpoint({ AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004" })
-        .href,
-    ).toBe("http://127.0.0.1:3004/");
-    expect(lambdaEndpoint({ AWS_ENDPOINT_URL: "http://127.0.0.1:4566" }).href).toBe(
-      "http://127.0.0.1:4566/",
-    );
-    expect(
-      lambdaEndpoint({
-        AWS_REGION: "us-east-1",
-        AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004",
-        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true",
-      }).href,
-    ).toBe("https://lambda.us-east-1.amazonaws.com/");
-    expect(() => lambdaEndpoint({})).toThrow(/AWS_REGION is not set/);
   });
 });

@@ -1,6 +1,4 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sns";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { Sha256 } from "@smithy/core/checksum";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -8,10 +6,9 @@ import {
   isThrottlingError,
   isTransientError,
 } from "@smithy/core/retry";
-import { SignatureV4 } from "@smithy/signature-v4";
-import type { AwsCredentialIdentityProvider, SdkError } from "@smithy/types";
-import { serviceEndpoint } from "./service-endpoint.js";
-import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import type { SdkError } from "@smithy/types";
+import { NetworkError, type SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import { type AttemptTiming, type ServiceAccess, serviceAttempts } from "./signed-service.js";
 
 /**
  * SNS's Publish without the SDK client: the signed form POST the SDK's PublishCommand sends (the
@@ -23,7 +20,7 @@ import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attem
  * into each dispatcher bundle, loaded on every cold start, with the fan-out bundle a few hundred
  * bytes under the 500 KB budget. topic-publisher.wire.test.ts holds the request to the SDK's.
  *
- * The endpoint follows the SDK's configuration (service-endpoint.ts): AWS_ENDPOINT_URL_SNS (the
+ * The endpoint follows the SDK's configuration (signed-service.ts): AWS_ENDPOINT_URL_SNS (the
  * local stage's SNS), else AWS_ENDPOINT_URL, else SNS's regional endpoint. Retries follow the
  * SDK's standard mode: its own classification of throttling, transient and server errors decides,
  * with full-jitter backoff, DEFAULT_MAX_ATTEMPTS (3) attempts in all; any other refusal fails at
@@ -32,13 +29,13 @@ import { NetworkError, SignedAttempts, type SignedRequest } from "./signed-attem
  * Timeouts, in two phases (signed-attempt.ts). A stall before the request is written in full is
  * retried: SNS cannot have taken the message. A request written and left unanswered is retried
  * too, unlike the shard invoker's: SNS may have taken the message, so the retry may hand a second
- * copy on and some connections get the frame twice — but the alternative loses it. An unanswered
- * Publish that is not retried leaves its ids neither delivered nor handed on: the fan-out counts
- * them undelivered and the stage alarms, and the subscriber would throw, making Lambda retry the
- * whole message to connections that already have it. A duplicate is the lesser harm, the one the
- * project accepts throughout (see lambda-invoker.ts). The answer timeout is still short: SNS
- * answers a Publish in tens of milliseconds, so seconds of silence mean a dead connection, which
- * a retry on a fresh one gets past, and the function's remaining time is better spent so.
+ * copy on and those connections get the frame twice. Not retrying would lose it instead: the ids
+ * would be neither delivered nor handed on — the fan-out worker counts them undelivered (the
+ * stage alarms), the message function tells the sender to try again (which reaches everyone
+ * again), the subscriber logs them. A duplicate is the harm the project accepts, a loss is not
+ * (see lambda-invoker.ts, where the unanswered shard is handed on for the same reason). The answer
+ * timeout is still short: SNS answers a Publish in tens of milliseconds, so seconds of silence
+ * mean a dead connection, which a retry on a fresh one gets past.
  */
 
 const SNS_API_VERSION = "2010-03-31";
@@ -125,36 +122,20 @@ export class SignedTopicPublisher implements TopicPublisher {
   private readonly now: () => number;
 
   constructor(
-    options: {
-      readonly endpoint?: URL;
-      readonly region?: string;
-      readonly credentials?: AwsCredentialIdentityProvider;
-      /** Timeouts of an attempt before and after its request is written (tests shorten them). */
-      readonly sendTimeoutMs?: number;
-      readonly answerTimeoutMs?: number;
-      /** Backoff base between attempts. */
-      readonly baseDelayMs?: number;
-      /** The signing clock (tests fix it to compare signatures). */
-      readonly now?: () => number;
-    } = {},
+    options: ServiceAccess &
+      AttemptTiming & {
+        /** The signing clock (tests fix it to compare signatures). */
+        readonly now?: () => number;
+      } = {},
   ) {
     this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
     this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
     this.now = options.now ?? Date.now;
-    this.attempts = new SignedAttempts(
-      options.endpoint ?? serviceEndpoint("sns", "publish to the stage's topic in"),
-      {
-        maxSockets: MAX_SOCKETS,
-        signer: new SignatureV4({
-          service: "sns",
-          region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "",
-          credentials: options.credentials ?? defaultProvider(),
-          sha256: Sha256,
-        }),
-        discardsBodyOf: () => false,
-      },
-    );
+    this.attempts = serviceAttempts("sns", "publish to the stage's topic in", options, {
+      maxSockets: MAX_SOCKETS,
+      discardsBodyOf: () => false,
+    });
   }
 
   async publish(

@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import {
   type MessageAttributeValue,
   PublishCommand,
@@ -10,7 +8,8 @@ import {
 import { HttpRequest } from "@smithy/core/protocols";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import type { FinalizeRequestMiddleware } from "@smithy/types";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { type Received, standInServer } from "../fixtures/stand-in-server.js";
 import { addressedAttributes } from "./addressing.js";
 import { SignedTopicPublisher } from "./topic-publisher.js";
 
@@ -21,18 +20,7 @@ import { SignedTopicPublisher } from "./topic-publisher.js";
  * retries them.
  */
 
-interface Seen {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingMessage["headers"];
-  readonly body: string;
-  readonly socket: Socket;
-}
-
-type Reply =
-  | { readonly status: number; readonly code: string; readonly message?: string }
-  /** Reads the request and never answers. */
-  | "hold";
+type Reply = { readonly status: number; readonly code: string; readonly message?: string };
 
 const TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:websocket-stages-dev";
 const credentials = {
@@ -40,58 +28,23 @@ const credentials = {
   secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
   sessionToken: "IQoJb3JpZ2luX2VjEXAMPLETOKEN+/=",
 };
-const seen: Seen[] = [];
-/** Replies queued by the test; a PublishResponse once they run out. */
-const replies: Reply[] = [];
-const held: ServerResponse[] = [];
-let server: Server;
-let endpoint: URL;
+const XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/";
 
-function errorResponse(code: string, message: string): string {
-  return `<?xml version="1.0"?>\n<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`;
-}
-
-beforeAll(async () => {
-  server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      seen.push({
-        method: request.method ?? "",
-        path: request.url ?? "",
-        headers: request.headers,
-        body: Buffer.concat(chunks).toString("utf8"),
-        socket: request.socket,
-      });
-      const reply = replies.shift();
-      if (reply === "hold") {
-        held.push(response);
-        return;
-      }
-      response.writeHead(reply?.status ?? 200, { "content-type": "text/xml" });
-      response.end(
-        reply === undefined
-          ? `<?xml version="1.0"?>\n<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-${seen.length}</MessageId></PublishResult><ResponseMetadata><RequestId>r-${seen.length}</RequestId></ResponseMetadata></PublishResponse>`
-          : errorResponse(reply.code, reply.message ?? "injected"),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  endpoint = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+/** SNS's answers: the queued error, else a PublishResponse numbered by the request. */
+const stand = standInServer<Reply>((reply, response) => {
+  const n = stand.seen.length;
+  response.writeHead(reply?.status ?? 200, { "content-type": "text/xml" });
+  response.end(
+    reply === undefined
+      ? `<?xml version="1.0"?>\n<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>m-${n}</MessageId></PublishResult><ResponseMetadata><RequestId>r-${n}</RequestId></ResponseMetadata></PublishResponse>`
+      : `<?xml version="1.0"?>\n<ErrorResponse xmlns="${XMLNS}"><Error><Type>Sender</Type><Code>${reply.code}</Code><Message>${reply.message ?? "injected"}</Message></Error><RequestId>r-${n}</RequestId></ErrorResponse>`,
+  );
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
-beforeEach(() => {
-  seen.length = 0;
-  replies.length = 0;
-  for (const response of held.splice(0)) response.destroy();
-});
+const { seen, replies } = stand;
 
 const publisherWith = (options: ConstructorParameters<typeof SignedTopicPublisher>[0] = {}) =>
   new SignedTopicPublisher({
-    endpoint,
+    endpoint: stand.endpoint,
     region: "eu-west-1",
     credentials: async () => credentials,
     baseDelayMs: 1,
@@ -111,7 +64,7 @@ const PER_CALL_HEADERS = [
  * is the request the signed publisher must send.
  */
 function sdkClient(): SNSClient {
-  const sdk = new SNSClient({ endpoint: endpoint.href, region: "eu-west-1", credentials });
+  const sdk = new SNSClient({ endpoint: stand.endpoint.href, region: "eu-west-1", credentials });
   const removePerCallHeaders: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
     (next) => (args) => {
       if (HttpRequest.isInstance(args.request)) {
@@ -165,7 +118,7 @@ describe("SignedTopicPublisher", () => {
       new PublishCommand({ TopicArn: TOPIC_ARN, Message: message, MessageAttributes: attributes }),
     );
     sdk.destroy();
-    const [fromSdk] = seen as [Seen];
+    const [fromSdk] = seen as [Received];
     // Signed at the SDK's instant: equal requests then carry equal signatures.
     const at = signingTime(String(fromSdk.headers["x-amz-date"]));
     const publisher = publisherWith({ now: () => at });
@@ -173,8 +126,8 @@ describe("SignedTopicPublisher", () => {
     publisher.close();
 
     expect(seen).toHaveLength(2);
-    const [, fromPublisher] = seen as [Seen, Seen];
-    const wire = ({ method, path, headers, body }: Seen) => ({ method, path, headers, body });
+    const [, fromPublisher] = seen as [Received, Received];
+    const wire = ({ method, path, headers, body }: Received) => ({ method, path, headers, body });
     expect(wire(fromPublisher)).toEqual(wire(fromSdk));
     expect(fromPublisher).toMatchObject({ method: "POST", path: "/" });
     expect(fromPublisher.headers["content-type"]).toBe("application/x-www-form-urlencoded");
@@ -186,7 +139,7 @@ describe("SignedTopicPublisher", () => {
     expect(await publisher.publish(TOPIC_ARN, "m", {})).toBe("m-1");
     publisher.close();
 
-    const [request] = seen as [Seen];
+    const [request] = seen as [Received];
     expect(request.headers["x-amz-security-token"]).toBe(credentials.sessionToken);
     expect(String(request.headers.authorization)).toMatch(
       /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/sns\/aws4_request, SignedHeaders=[^,]*x-amz-security-token/,

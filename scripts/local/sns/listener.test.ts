@@ -9,6 +9,9 @@ import {
 } from "@aws-sdk/client-sns";
 import type { SNSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MESSAGE_ATTRIBUTES } from "../../../functions/contract.js";
+import { addressedAttributes, readAddressing } from "../../../functions/lib/addressing.js";
+import { SignedTopicPublisher } from "../../../functions/lib/topic-publisher.js";
 import { LOOPBACK_CREDENTIALS } from "../http/request-signature.js";
 import { signedFetch } from "../http/signed-fetch.js";
 import { snsListener } from "./listener.js";
@@ -199,5 +202,60 @@ describe("local SNS with the real SNS client", () => {
       $metadata: { httpStatusCode: 403 },
     });
     expect(delivered.map((event) => event.Records[0]?.Sns.Message)).toEqual(["any profile"]);
+  });
+});
+
+describe("local SNS with the functions' signed publisher", () => {
+  const publisherWith = (secretAccessKey: string) =>
+    new SignedTopicPublisher({
+      endpoint: new URL(endpoint),
+      region: "us-east-1",
+      credentials: async () => ({ ...LOOPBACK_CREDENTIALS, secretAccessKey }),
+      baseDelayMs: 1,
+    });
+
+  it("takes a redelivery's publish and hands its message and attributes on intact", async () => {
+    const ids = ["L0SM9cOFvHcCIhw=", "a+b/c_d-"];
+    const frame = '{"message":"h\u00e9 & = + ~ * \u{1F600}"}\n second line';
+    const publisher = publisherWith(LOOPBACK_CREDENTIALS.secretAccessKey);
+
+    const messageId = await publisher.publish(
+      topicArn,
+      frame,
+      addressedAttributes(ids, { attempt: 3, firstAttemptAt: 1764590000123 }),
+    );
+    publisher.close();
+
+    expect(delivered).toHaveLength(1);
+    const sns = delivered[0]?.Records[0]?.Sns;
+    expect(sns).toMatchObject({ MessageId: messageId, TopicArn: topicArn, Message: frame });
+    expect(sns?.MessageAttributes).toEqual({
+      [MESSAGE_ATTRIBUTES.connectionIds]: { Type: "String.Array", Value: JSON.stringify(ids) },
+      [MESSAGE_ATTRIBUTES.deliveryAttempt]: { Type: "Number", Value: "3" },
+      [MESSAGE_ATTRIBUTES.firstAttemptAt]: { Type: "Number", Value: "1764590000123" },
+    });
+    // What the subscriber reads back: the same connections, as the same attempt.
+    expect(readAddressing(sns?.MessageAttributes)).toEqual({
+      ok: true,
+      addressing: {
+        recipients: { kind: "connections", connectionIds: ids },
+        attempt: 3,
+        firstAttemptAt: 1764590000123,
+      },
+    });
+  });
+
+  it("is refused, and says why, when its signature is wrong", async () => {
+    const forged = publisherWith("wrong");
+    await expect(forged.publish(topicArn, "forged", {})).rejects.toThrow(
+      `SNS refused to publish to ${topicArn}: SignatureDoesNotMatch (HTTP 403)`,
+    );
+    forged.close();
+    expect(delivered).toEqual([]);
+    // Positive control: the stage's own key publishes the same message.
+    const genuine = publisherWith(LOOPBACK_CREDENTIALS.secretAccessKey);
+    await genuine.publish(topicArn, "forged", {});
+    genuine.close();
+    expect(delivered.map((event) => event.Records[0]?.Sns.Message)).toEqual(["forged"]);
   });
 });

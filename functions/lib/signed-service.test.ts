@@ -1,7 +1,32 @@
 import { describe, expect, it } from "vitest";
-import { serviceEndpoint } from "./service-endpoint.js";
+import { serviceEndpoint } from "./signed-service.js";
 
 describe("serviceEndpoint", () => {
+  it("follows the SDK's variables for Lambda: the Lambda-specific one, the general one, the region's", () => {
+    const lambdaEndpoint = (env: NodeJS.ProcessEnv) =>
+      serviceEndpoint("lambda", "invoke the fan-out worker in", env);
+    expect(lambdaEndpoint({ AWS_REGION: "eu-west-1" }).href).toBe(
+      "https://lambda.eu-west-1.amazonaws.com/",
+    );
+    expect(
+      lambdaEndpoint({ AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004" })
+        .href,
+    ).toBe("http://127.0.0.1:3004/");
+    expect(lambdaEndpoint({ AWS_ENDPOINT_URL: "http://127.0.0.1:4566" }).href).toBe(
+      "http://127.0.0.1:4566/",
+    );
+    expect(
+      lambdaEndpoint({
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:3004",
+        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true",
+      }).href,
+    ).toBe("https://lambda.us-east-1.amazonaws.com/");
+    expect(() => lambdaEndpoint({})).toThrow(
+      "No region to invoke the fan-out worker in: AWS_REGION is not set. Set AWS_REGION.",
+    );
+  });
+
   it("reads each service's own variable, not another's", () => {
     const env = {
       AWS_REGION: "eu-west-1",
