@@ -12,7 +12,7 @@ export type { SignedPost } from "./post-signer.js";
 /**
  * PostToConnection without the SDK client: the same signed request, built with the SDK's own
  * lower layers (SignatureV4 with the SDK's Node sha256, the standard credential chain) and sent
- * over a keep-alive agent.
+ * over a keep-alive pool of sockets (http1-connections.ts, not Node's http client).
  *
  * Why: the client's per-call cost is its middleware stack (endpoint rule evaluation, serde schema
  * walk, user-agent and checksum middleware, retry bookkeeping, response parsing), about ten times

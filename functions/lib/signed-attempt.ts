@@ -1,10 +1,12 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { SignatureV4 } from "@smithy/signature-v4";
+import { Http1Connections } from "./http1-connections.js";
+
+export { NetworkError } from "./http1-connections.js";
 
 /**
  * One attempt of a signed POST to an AWS endpoint, sent without the SDK client over a keep-alive
- * pool: what the fast poster (@connections) and the shard invoker (Lambda Invoke) share.
+ * pool (http1-connections.ts): what the fast poster (@connections), the shard invoker (Lambda
+ * Invoke) and the topic publisher (SNS Publish) share.
  *
  * Timeouts come in two phases. Until the request is written in full, the service cannot have acted
  * on it, so a stall there ends the attempt after the send timeout and a retry is safe. Once it is
@@ -12,18 +14,6 @@ import type { SignatureV4 } from "@smithy/signature-v4";
  * answer gets a far longer timeout, and the caller learns which of the two ended the attempt: a
  * retry after an answer timeout may do the work twice.
  */
-
-/** The attempt got no HTTP answer: the connection failed, or one of its timeouts passed. */
-export class NetworkError extends Error {
-  override readonly name = "NetworkError";
-  constructor(
-    message: string,
-    /** The timeout that ended the attempt; undefined when the connection failed. */
-    readonly timeout?: "send" | "answer",
-  ) {
-    super(message);
-  }
-}
 
 /** What the service answered. */
 export interface Answer {
@@ -51,9 +41,7 @@ export interface SignedAttemptsOptions {
 
 /** Signed POSTs to one endpoint: one pool per instance, reused across a warm function's invocations. */
 export class SignedAttempts {
-  private readonly send: typeof httpRequest;
-  private readonly agent: HttpAgent;
-  private readonly hostname: string;
+  private readonly connections: Http1Connections;
   private readonly port: number | undefined;
   private readonly signer: SignatureV4;
   private readonly discardsBodyOf: (status: number) => boolean;
@@ -62,12 +50,10 @@ export class SignedAttempts {
     private readonly url: URL,
     options: SignedAttemptsOptions,
   ) {
-    const secure = url.protocol === "https:";
-    this.send = secure ? httpsRequest : httpRequest;
-    this.agent = secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets })
-      : new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
-    this.hostname = url.hostname;
+    this.connections = new Http1Connections(url, {
+      maxSockets: options.maxSockets,
+      discardsBodyOf: options.discardsBodyOf,
+    });
     this.port = url.port === "" ? undefined : Number(url.port);
     this.signer = options.signer;
     this.discardsBodyOf = options.discardsBodyOf;
@@ -110,66 +96,29 @@ export class SignedAttempts {
    * Sends one signed request; rejects with NetworkError only, and resolves with any answer. The
    * timeouts are the send phase's and, once the request is written, the answer phase's.
    */
-  attempt(
+  async attempt(
     request: SignedRequest,
     body: string | Buffer,
     sendTimeoutMs: number,
     answerTimeoutMs: number,
   ): Promise<Answer> {
-    return new Promise<Answer>((resolve, reject) => {
-      const outgoing = this.send(
-        {
-          method: "POST",
-          host: this.hostname,
-          port: this.port,
-          path: request.path,
-          headers: request.headers,
-          agent: this.agent,
-          timeout: sendTimeoutMs,
-        },
-        (response: IncomingMessage) => {
-          const status = response.statusCode ?? 0;
-          if (this.discardsBodyOf(status)) {
-            response.resume();
-            response.once("end", () => resolve({ status, errorTypeHeader: undefined, body: "" }));
-            response.on("error", (error) => reject(new NetworkError(error.message)));
-            return;
-          }
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", (error) => reject(new NetworkError(error.message)));
-          response.on("end", () => {
-            const header = response.headers["x-amzn-errortype"];
-            resolve({
-              status,
-              errorTypeHeader: Array.isArray(header) ? header[0] : header,
-              body: Buffer.concat(chunks).toString("utf8"),
-            });
-          });
-        },
-      );
-      let written = false;
-      outgoing.once("finish", () => {
-        written = true;
-        outgoing.setTimeout(answerTimeoutMs);
-      });
-      outgoing.on("timeout", () =>
-        outgoing.destroy(
-          written
-            ? new NetworkError(`no answer within ${answerTimeoutMs} ms of the request`, "answer")
-            : new NetworkError(`the request could not be sent within ${sendTimeoutMs} ms`, "send"),
-        ),
-      );
-      outgoing.on("error", (error: Error) =>
-        reject(error instanceof NetworkError ? error : new NetworkError(error.message)),
-      );
-      // A string body goes out with the headers in one write (a Buffer would take a writev).
-      outgoing.end(body, "utf8");
-    });
+    // A string body goes out in one string with the head (no Buffer copy).
+    const response = await this.connections.request(
+      { method: "POST", path: request.path, headers: request.headers, body },
+      sendTimeoutMs,
+      answerTimeoutMs,
+    );
+    const { status } = response;
+    if (this.discardsBodyOf(status)) return { status, errorTypeHeader: undefined, body: "" };
+    return {
+      status,
+      errorTypeHeader: response.headers.get("x-amzn-errortype"),
+      body: response.body.toString("utf8"),
+    };
   }
 
   /** Closes the pooled connections (tests and the bench; a Lambda just freezes). */
   close(): void {
-    this.agent.destroy();
+    this.connections.close();
   }
 }
