@@ -1,9 +1,9 @@
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { FANOUT } from "../contract.js";
 import { type Received, standInServer } from "../fixtures/stand-in-server.js";
-import { SignedShardInvoker } from "./lambda-invoker.js";
+import { createShardInvoker, SignedShardInvoker } from "./lambda-invoker.js";
 import { InvokeUnansweredError } from "./shards.js";
 
 /**
@@ -192,5 +192,36 @@ describe("SignedShardInvoker's two timeouts", () => {
     );
     invoker.close();
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe("createShardInvoker", () => {
+  const unset = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"];
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("builds nothing until its first invoke: a missing region surfaces there, not at import", async () => {
+    for (const name of unset) vi.stubEnv(name, "");
+    const invoker = createShardInvoker();
+    await expect(invoker.invoke("fanout-worker", payload)).rejects.toThrow(
+      "No region to invoke the fan-out worker in: AWS_REGION is not set. Set AWS_REGION.",
+    );
+    expect(seen).toHaveLength(0);
+  });
+
+  it("is built once, on the first invoke, and keeps its connection for the next", async () => {
+    vi.stubEnv("AWS_ENDPOINT_URL_LAMBDA", stand.endpoint.href);
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
+    const invoker = createShardInvoker();
+    await invoker.invoke("fanout-worker", payload);
+    await invoker.invoke("fanout-worker", payload);
+    expect(seen.map((request) => request.path)).toEqual([
+      "/2015-03-31/functions/fanout-worker/invocations",
+      "/2015-03-31/functions/fanout-worker/invocations",
+    ]);
+    expect(new Set(seen.map((request) => request.socket)).size).toBe(1);
   });
 });

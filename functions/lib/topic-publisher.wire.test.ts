@@ -8,10 +8,10 @@ import {
 import { HttpRequest } from "@smithy/core/protocols";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import type { FinalizeRequestMiddleware } from "@smithy/types";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Received, standInServer } from "../fixtures/stand-in-server.js";
 import { addressedAttributes } from "./addressing.js";
-import { SignedTopicPublisher } from "./topic-publisher.js";
+import { createTopicPublisher, publishBody, SignedTopicPublisher } from "./topic-publisher.js";
 
 /**
  * The signed publisher on the wire, against an SNS stand-in on 127.0.0.1: the request it sends is
@@ -226,5 +226,36 @@ describe("SignedTopicPublisher", () => {
     );
     publisher.close();
     expect(seen).toHaveLength(DEFAULT_MAX_ATTEMPTS);
+  });
+});
+
+describe("createTopicPublisher", () => {
+  const unset = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"];
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("builds nothing until its first publish: a missing region surfaces there, not at import", async () => {
+    for (const name of unset) vi.stubEnv(name, "");
+    const publisher = createTopicPublisher();
+    await expect(publisher.publish(TOPIC_ARN, "m", {})).rejects.toThrow(
+      "No region to publish to the stage's topic in: AWS_REGION is not set. Set AWS_REGION.",
+    );
+    expect(seen).toHaveLength(0);
+  });
+
+  it("is built once, on the first publish, and keeps its connection for the next", async () => {
+    vi.stubEnv("AWS_ENDPOINT_URL_SNS", stand.endpoint.href);
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
+    const publisher = createTopicPublisher();
+    expect(await publisher.publish(TOPIC_ARN, "first", {})).toBe("m-1");
+    expect(await publisher.publish(TOPIC_ARN, "second", {})).toBe("m-2");
+    expect(seen.map((request) => request.body)).toEqual([
+      publishBody(TOPIC_ARN, "first", {}),
+      publishBody(TOPIC_ARN, "second", {}),
+    ]);
+    expect(new Set(seen.map((request) => request.socket)).size).toBe(1);
   });
 });
