@@ -2,7 +2,12 @@ import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { FANOUT } from "../contract.js";
 import { InvokeUnansweredError, type ShardInvoker } from "./shards.js";
 import { NetworkError, type SignedAttempts, type SignedRequest } from "./signed-attempt.js";
-import { type AttemptTiming, type ServiceAccess, serviceAttempts } from "./signed-service.js";
+import {
+  type AttemptTiming,
+  builtOnFirstUse,
+  type ServiceAccess,
+  serviceAttempts,
+} from "./signed-service.js";
 
 /**
  * Lambda's Invoke with InvocationType "Event", without the SDK client: the same signed
@@ -121,17 +126,8 @@ export class SignedShardInvoker implements ShardInvoker {
   }
 }
 
-/**
- * The invoker the dispatchers use, built on its first invoke: most fan-outs run in process and
- * never invoke a shard, and building it (endpoint, partition lookup, signer) was about 0.7 M
- * instructions of every cold start (callgrind, bench README). Built once, it is kept.
- */
+/** The invoker the dispatchers use, built on its first invoke (most fan-outs never shard). */
 export function createShardInvoker(): ShardInvoker {
-  let invoker: SignedShardInvoker | undefined;
-  return {
-    async invoke(functionName, payload, options) {
-      invoker ??= new SignedShardInvoker();
-      return invoker.invoke(functionName, payload, options);
-    },
-  };
+  const invoker = builtOnFirstUse(() => new SignedShardInvoker());
+  return { invoke: async (...call) => invoker().invoke(...call) };
 }

@@ -2,6 +2,7 @@ import { type AddressInfo, createServer as createTcpServer, type Socket } from "
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FANOUT } from "../contract.js";
+import { stubSenderEnvironment } from "../fixtures/function-environment.js";
 import { type Received, standInServer } from "../fixtures/stand-in-server.js";
 import { createShardInvoker, SignedShardInvoker } from "./lambda-invoker.js";
 import { InvokeUnansweredError } from "./shards.js";
@@ -196,13 +197,12 @@ describe("SignedShardInvoker's two timeouts", () => {
 });
 
 describe("createShardInvoker", () => {
-  const unset = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"];
   afterEach(() => {
     vi.unstubAllEnvs();
   });
 
   it("builds nothing until its first invoke: a missing region surfaces there, not at import", async () => {
-    for (const name of unset) vi.stubEnv(name, "");
+    stubSenderEnvironment("lambda");
     const invoker = createShardInvoker();
     await expect(invoker.invoke("fanout-worker", payload)).rejects.toThrow(
       "No region to invoke the fan-out worker in: AWS_REGION is not set. Set AWS_REGION.",
@@ -211,10 +211,7 @@ describe("createShardInvoker", () => {
   });
 
   it("is built once, on the first invoke, and keeps its connection for the next", async () => {
-    vi.stubEnv("AWS_ENDPOINT_URL_LAMBDA", stand.endpoint.href);
-    vi.stubEnv("AWS_REGION", "eu-west-1");
-    vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
-    vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
+    stubSenderEnvironment("lambda", stand.endpoint, credentials);
     const invoker = createShardInvoker();
     await invoker.invoke("fanout-worker", payload);
     await invoker.invoke("fanout-worker", payload);

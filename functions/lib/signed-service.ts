@@ -20,6 +20,11 @@ import { SignedAttempts, type SignedAttemptsOptions } from "./signed-attempt.js"
 /** The services the functions call without an SDK client, by the SDK's endpoint prefix. */
 export type SignedService = "lambda" | "sns";
 
+/** The variable naming `service`'s endpoint alone, as the SDK reads it. */
+export function endpointVariable(service: SignedService): string {
+  return `AWS_ENDPOINT_URL_${service.toUpperCase()}`;
+}
+
 /**
  * `purpose` completes "No region to …" in the error a missing region gives, e.g. "invoke the
  * fan-out worker in".
@@ -32,7 +37,7 @@ export function serviceEndpoint(
   const configured =
     env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === "true"
       ? undefined
-      : (env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] ?? env.AWS_ENDPOINT_URL);
+      : (env[endpointVariable(service)] ?? env.AWS_ENDPOINT_URL);
   if (configured !== undefined && configured !== "") return new URL(configured);
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (region === undefined || region === "") {
@@ -73,4 +78,17 @@ export function serviceAttempts(
       sha256: Sha256,
     }),
   });
+}
+
+/**
+ * `build()` on the first call, the same value on every call after. The senders of rare calls (the
+ * shard invoker, the topic publisher) are built this way: most invocations never need them, and
+ * building one (endpoint, partition lookup, signer) was about 0.7 M instructions of a cold start.
+ */
+export function builtOnFirstUse<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => {
+    built ??= build();
+    return built;
+  };
 }

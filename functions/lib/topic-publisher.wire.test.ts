@@ -9,6 +9,7 @@ import { HttpRequest } from "@smithy/core/protocols";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import type { FinalizeRequestMiddleware } from "@smithy/types";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { stubSenderEnvironment } from "../fixtures/function-environment.js";
 import { type Received, standInServer } from "../fixtures/stand-in-server.js";
 import { addressedAttributes } from "./addressing.js";
 import { createTopicPublisher, publishBody, SignedTopicPublisher } from "./topic-publisher.js";
@@ -230,13 +231,12 @@ describe("SignedTopicPublisher", () => {
 });
 
 describe("createTopicPublisher", () => {
-  const unset = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"];
   afterEach(() => {
     vi.unstubAllEnvs();
   });
 
   it("builds nothing until its first publish: a missing region surfaces there, not at import", async () => {
-    for (const name of unset) vi.stubEnv(name, "");
+    stubSenderEnvironment("sns");
     const publisher = createTopicPublisher();
     await expect(publisher.publish(TOPIC_ARN, "m", {})).rejects.toThrow(
       "No region to publish to the stage's topic in: AWS_REGION is not set. Set AWS_REGION.",
@@ -245,10 +245,7 @@ describe("createTopicPublisher", () => {
   });
 
   it("is built once, on the first publish, and keeps its connection for the next", async () => {
-    vi.stubEnv("AWS_ENDPOINT_URL_SNS", stand.endpoint.href);
-    vi.stubEnv("AWS_REGION", "eu-west-1");
-    vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
-    vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
+    stubSenderEnvironment("sns", stand.endpoint, credentials);
     const publisher = createTopicPublisher();
     expect(await publisher.publish(TOPIC_ARN, "first", {})).toBe("m-1");
     expect(await publisher.publish(TOPIC_ARN, "second", {})).toBe("m-2");
