@@ -239,6 +239,49 @@ describe("checkSignature", () => {
     expect(await outcome(tampered)).toBe("403 SignatureDoesNotMatch");
   });
 
+  it("judges each request on its own date, scope and header list, whatever the one before carried", async () => {
+    // The check keeps the last date, credential scope and SignedHeaders it parsed: a request that
+    // differs from the one before in any of them must be judged on its own, in both directions.
+    const url = `${loopback.get("sns")}/`;
+    const post = (
+      headers: Record<string, string>,
+      options: { region?: string; service?: SignedService; signingDate?: Date } = {},
+    ) =>
+      signedFetch(
+        url,
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+          body: form,
+        },
+        { service: options.service ?? "sns", credentials: stageCredentials, ...options },
+      ).then(outcome);
+    const served = "200 served";
+    const stale = new Date(Date.now() - 16 * 60_000);
+    const outcomes = [
+      await post({}),
+      await post({}, { signingDate: stale }),
+      await post({}),
+      await post({}, { region: "eu-west-1" }),
+      await post({}, { service: "s3" }),
+      await post({}, { region: "eu-west-1" }),
+      await post({ "x-amz-meta-extra": "1" }),
+      await post({}),
+      await post({ "x-amz-meta-extra": "1" }),
+    ];
+    expect(outcomes).toEqual([
+      served,
+      "403 SignatureDoesNotMatch",
+      served,
+      served,
+      "403 SignatureDoesNotMatch",
+      served,
+      served,
+      served,
+      served,
+    ]);
+  });
+
   it("refuses signatures older than the service allows: 15 minutes for S3 and SNS, 5 for API Gateway", async () => {
     const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000);
     expect(await outcome(await send("s3", foreign, { signingDate: ago(16) }))).toBe(
