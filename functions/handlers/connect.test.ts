@@ -11,6 +11,8 @@ import {
 import { inFunctionEnvironment } from "../fixtures/function-environment.js";
 import { captureLogsPerTest } from "../fixtures/logs.js";
 
+vi.mock("../lib/object-store.js", () => import("../fixtures/sdk-senders.js"));
+
 const bucket = mockS3();
 checkLeastPrivilege("connect", bucket.mock);
 const logs = captureLogsPerTest();

@@ -1,12 +1,15 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { readConfig } from "../lib/config.js";
 import type { ConnectEvent } from "../lib/events.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
-import { Registry, type RegistryEntry } from "../lib/registry.js";
+import { createObjectStore } from "../lib/object-store.js";
+import { Registrations, type RegistryEntry } from "../lib/registrations.js";
 
 const config = readConfig("connect");
-const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
+const registry = new Registrations(
+  createObjectStore(config.connectionsBucket),
+  config.connectionsPrefix,
+);
 
 /**
  * $connect: registers the connection, or refuses it. Registration is a single PutObject, which

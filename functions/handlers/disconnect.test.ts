@@ -1,8 +1,10 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { checkLeastPrivilege, mockS3, s3Error } from "../fixtures/aws.js";
 import { disconnectEvent, lambdaContext } from "../fixtures/events.js";
 import { inFunctionEnvironment } from "../fixtures/function-environment.js";
 import { captureLogsPerTest } from "../fixtures/logs.js";
+
+vi.mock("../lib/object-store.js", () => import("../fixtures/sdk-senders.js"));
 
 const bucket = mockS3();
 checkLeastPrivilege("disconnect", bucket.mock);

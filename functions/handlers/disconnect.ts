@@ -1,12 +1,15 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { readConfig } from "../lib/config.js";
 import type { DisconnectEvent } from "../lib/events.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
-import { Registry } from "../lib/registry.js";
+import { createObjectStore } from "../lib/object-store.js";
+import { Registrations } from "../lib/registrations.js";
 
 const config = readConfig("disconnect");
-const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
+const registry = new Registrations(
+  createObjectStore(config.connectionsBucket),
+  config.connectionsPrefix,
+);
 
 /**
  * $disconnect: removes the connection. Removing an absent connection succeeds, so a repeated

@@ -235,6 +235,15 @@ class Connection {
   }
 }
 
+/** Methods whose requests carry no body unless they are given one. */
+const BODILESS_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "DELETE",
+  "OPTIONS",
+  "TRACE",
+]);
+
 /** Requests to one origin over a keep-alive pool; one instance per origin, reused while warm. */
 export class Http1Connections {
   private readonly open = new Set<Connection>();
@@ -373,7 +382,8 @@ export class Http1Connections {
     if (!connection) head += "connection: keep-alive\r\n";
     if (!length) {
       const size = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
-      head += `content-length: ${size}\r\n`;
+      // As Node's client: a DELETE (or GET, HEAD) without a body says nothing of its length.
+      if (size > 0 || !BODILESS_METHODS.has(request.method)) head += `content-length: ${size}\r\n`;
     }
     head += "\r\n";
     if (typeof body === "string") return head + body;

@@ -1,47 +1,26 @@
 import {
-  DeleteObjectCommand,
   DeleteObjectsCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
-  PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { LIMITS } from "../contract.js";
 import { ListPageDeserializer } from "./list-page.js";
+import { connectionIdFromKey, connectionKey } from "./registrations.js";
 
 /**
- * The connection registry: one S3 object per open connection, keyed by
- * prefix + base64url(connection id). Connection ids contain `+ / =` and mixed case; base64url keeps
- * keys free of `/` (no accidental "folders") and of characters that need escaping.
+ * The connection registry as the dispatchers read it: the registered connections a ListObjectsV2
+ * page at a time, and removing many at once. Registering and removing one connection is
+ * registrations.ts, which $connect and $disconnect use without the S3 client.
  */
 
-/** The body of a connection's object. */
-export interface RegistryEntry {
-  readonly connectionId: string;
-  /** ISO 8601. */
-  readonly connectedAt: string;
-  readonly sourceIp?: string;
-}
+export { connectionIdFromKey, connectionKey, type RegistryEntry } from "./registrations.js";
 
 /** A connection whose object could not be deleted by removeMany. */
 export interface RemovalFailure {
   readonly connectionId: string;
   readonly code: string;
   readonly message: string;
-}
-
-export function connectionKey(prefix: string, connectionId: string): string {
-  return prefix + Buffer.from(connectionId, "utf8").toString("base64url");
-}
-
-/** The connection id a key holds, or undefined for a key this registry did not write. */
-export function connectionIdFromKey(prefix: string, key: string): string | undefined {
-  if (!key.startsWith(prefix)) return undefined;
-  const encoded = key.slice(prefix.length);
-  if (encoded === "" || !/^[A-Za-z0-9_-]+$/.test(encoded)) return undefined;
-  const connectionId = Buffer.from(encoded, "base64url").toString("utf8");
-  // Only keys that round-trip are ours: anything else (a stray upload) is not a connection.
-  return connectionKey(prefix, connectionId) === key ? connectionId : undefined;
 }
 
 export class Registry {
@@ -54,28 +33,6 @@ export class Registry {
     readonly prefix: string,
   ) {
     this.listPages = new ListPageDeserializer(s3);
-  }
-
-  /** Registers a connection. One PutObject: it either stores the whole object or nothing. */
-  async add(entry: RegistryEntry): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: connectionKey(this.prefix, entry.connectionId),
-        Body: JSON.stringify(entry),
-        ContentType: "application/json",
-      }),
-    );
-  }
-
-  /** Removes a connection; removing one that is not there succeeds (S3 deletes are idempotent). */
-  async remove(connectionId: string): Promise<void> {
-    await this.s3.send(
-      new DeleteObjectCommand({
-        Bucket: this.bucket,
-        Key: connectionKey(this.prefix, connectionId),
-      }),
-    );
   }
 
   /**

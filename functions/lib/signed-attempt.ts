@@ -15,6 +15,22 @@ export { NetworkError } from "./http1-connections.js";
  * retry after an answer timeout may do the work twice.
  */
 
+/**
+ * A request target's path and its query as the signer takes it: `name=value` pairs, decoded
+ * (the signer encodes them again). Only the simple queries the senders use (`x-id=PutObject`).
+ */
+function splitQuery(target: string): [string, Record<string, string>] {
+  const mark = target.indexOf("?");
+  if (mark < 0) return [target, {}];
+  const query: Record<string, string> = {};
+  for (const pair of target.slice(mark + 1).split("&")) {
+    const equals = pair.indexOf("=");
+    const name = decodeURIComponent(equals < 0 ? pair : pair.slice(0, equals));
+    query[name] = equals < 0 ? "" : decodeURIComponent(pair.slice(equals + 1));
+  }
+  return [target.slice(0, mark), query];
+}
+
 /** What the service answered. */
 export interface Answer {
   readonly status: number;
@@ -26,6 +42,9 @@ export interface Answer {
 
 /** A request's signed part: everything but the body. */
 export interface SignedRequest {
+  /** POST unless the request was signed for another method. */
+  readonly method?: string;
+  /** Path and query as sent (already encoded). */
   readonly path: string;
   readonly headers: Record<string, string>;
 }
@@ -60,36 +79,41 @@ export class SignedAttempts {
   }
 
   /**
-   * Signs a POST of `body` to `path` as the SDK client does. `headers` come first on the wire,
-   * after content-type and content-length and before host, in their own order.
+   * Signs a request as the SDK client does: by default a POST of `body` to `path`. `headers` come
+   * first on the wire, after content-type and content-length and before host, in their own order.
+   * A request without a body (`body` undefined: a DELETE) has neither content header.
    */
   async sign(
     path: string,
     headers: Readonly<Record<string, string>>,
-    body: string | Buffer,
+    body: string | Buffer | undefined,
     signingDate?: Date,
+    method = "POST",
   ): Promise<SignedRequest> {
+    const content: Record<string, string> =
+      body === undefined
+        ? {}
+        : {
+            "content-type": "application/octet-stream",
+            "content-length": String(
+              typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length,
+            ),
+          };
+    const [pathOnly, search] = splitQuery(path);
     const signed = await this.signer.sign(
       {
-        method: "POST",
+        method,
         protocol: this.url.protocol,
         hostname: this.url.hostname,
         ...(this.port === undefined ? {} : { port: this.port }),
-        path,
-        query: {},
-        headers: {
-          "content-type": "application/octet-stream",
-          "content-length": String(
-            typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length,
-          ),
-          ...headers,
-          host: this.url.host,
-        },
-        body,
+        path: pathOnly,
+        query: search,
+        headers: { ...content, ...headers, host: this.url.host },
+        ...(body === undefined ? {} : { body }),
       },
       signingDate === undefined ? undefined : { signingDate },
     );
-    return { path, headers: signed.headers };
+    return { method, path, headers: signed.headers };
   }
 
   /**
@@ -98,13 +122,18 @@ export class SignedAttempts {
    */
   async attempt(
     request: SignedRequest,
-    body: string | Buffer,
+    body: string | Buffer | undefined,
     sendTimeoutMs: number,
     answerTimeoutMs: number,
   ): Promise<Answer> {
     // A string body goes out in one string with the head (no Buffer copy).
     const response = await this.connections.request(
-      { method: "POST", path: request.path, headers: request.headers, body },
+      {
+        method: request.method ?? "POST",
+        path: request.path,
+        headers: request.headers,
+        body: body ?? "",
+      },
       sendTimeoutMs,
       answerTimeoutMs,
     );

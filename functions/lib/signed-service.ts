@@ -7,7 +7,7 @@ import { SignedAttempts, type SignedAttemptsOptions } from "./signed-attempt.js"
 
 /**
  * How the functions reach an AWS service they call without its SDK client (lambda-invoker.ts,
- * topic-publisher.ts): where the SDK would send the call and how it would sign it.
+ * topic-publisher.ts, object-store.ts): where the SDK would send the call and how it would sign it.
  *
  * The endpoint is read from the variables the SDK reads: the service-specific
  * AWS_ENDPOINT_URL_<SERVICE> (the local stage sets one per service), else AWS_ENDPOINT_URL, else
@@ -18,7 +18,7 @@ import { SignedAttempts, type SignedAttemptsOptions } from "./signed-attempt.js"
  */
 
 /** The services the functions call without an SDK client, by the SDK's endpoint prefix. */
-export type SignedService = "lambda" | "sns";
+export type SignedService = "lambda" | "sns" | "s3";
 
 /** The variable naming `service`'s endpoint alone, as the SDK reads it. */
 export function endpointVariable(service: SignedService): string {
@@ -76,6 +76,8 @@ export function serviceAttempts(
       region: access.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "",
       credentials: access.credentials ?? defaultProvider(),
       sha256: Sha256,
+      // As the SDK's S3 client: S3 signs the path as sent, every other service escapes it again.
+      uriEscapePath: service !== "s3",
     }),
   });
 }

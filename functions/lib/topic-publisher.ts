@@ -1,12 +1,7 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sns";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
-import {
-  DEFAULT_MAX_ATTEMPTS,
-  isServerError,
-  isThrottlingError,
-  isTransientError,
-} from "@smithy/core/retry";
-import type { SdkError } from "@smithy/types";
+import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
+import { refusalOf, withRetries, xmlText } from "./service-retries.js";
 import { NetworkError, type SignedAttempts, type SignedRequest } from "./signed-attempt.js";
 import {
   type AttemptTiming,
@@ -99,26 +94,6 @@ export function publishBody(
   return body;
 }
 
-/** The text of the first `<tag>` in an SNS XML answer, its entities decoded. */
-function xmlText(xml: string, tag: string): string | undefined {
-  const text = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
-  return text?.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, entity: string) => {
-    if (entity.startsWith("#x")) return String.fromCodePoint(Number.parseInt(entity.slice(2), 16));
-    if (entity.startsWith("#")) return String.fromCodePoint(Number(entity.slice(1)));
-    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[entity] ?? "";
-  });
-}
-
-/** Whether the SDK's standard retry strategy would retry SNS's answer. */
-function retryable(status: number, code: string): boolean {
-  const error: SdkError = Object.assign(new Error(code), {
-    name: MODELED_ERROR_NAMES[code] ?? code,
-    $metadata: { httpStatusCode: status },
-    cause: undefined,
-  });
-  return isThrottlingError(error) || isTransientError(error) || isServerError(error);
-}
-
 export class SignedTopicPublisher implements TopicPublisher {
   private readonly attempts: SignedAttempts;
   private readonly sendTimeoutMs: number;
@@ -149,34 +124,33 @@ export class SignedTopicPublisher implements TopicPublisher {
     attributes: Record<string, MessageAttributeValue>,
   ): Promise<string | undefined> {
     const body = publishBody(topicArn, message, attributes);
-    for (let attempt = 1; ; attempt += 1) {
-      let failure: string;
-      try {
-        const answer = await this.attempts.attempt(
-          await this.sign(body),
-          body,
-          this.sendTimeoutMs,
-          this.answerTimeoutMs,
-        );
-        if (answer.status === 200) return xmlText(answer.body, "MessageId");
-        const code = xmlText(answer.body, "Code") ?? "Unknown";
-        failure = `${code} (HTTP ${answer.status}): ${xmlText(answer.body, "Message") ?? answer.body.slice(0, 200)}`;
-        if (!retryable(answer.status, code)) {
-          throw new Error(`SNS refused to publish to ${topicArn}: ${failure}`);
+    return withRetries<string | undefined>(
+      async () => {
+        try {
+          const answer = await this.attempts.attempt(
+            await this.sign(body),
+            body,
+            this.sendTimeoutMs,
+            this.answerTimeoutMs,
+          );
+          if (answer.status === 200) return { done: xmlText(answer.body, "MessageId") };
+          const refusal = refusalOf(answer, MODELED_ERROR_NAMES);
+          if (!refusal.retryable) {
+            throw new Error(`SNS refused to publish to ${topicArn}: ${refusal.text}`);
+          }
+          return { retry: refusal.text };
+        } catch (error) {
+          if (!(error instanceof NetworkError)) throw error;
+          return { retry: error.message };
         }
-      } catch (error) {
-        if (!(error instanceof NetworkError)) throw error;
-        failure = error.message;
-      }
-      if (attempt >= DEFAULT_MAX_ATTEMPTS) {
-        throw new Error(
-          `SNS did not take the message for ${topicArn} in ${attempt} attempts: ${failure}`,
-        );
-      }
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * this.baseDelayMs * 2 ** attempt),
-      );
-    }
+      },
+      {
+        maxAttempts: DEFAULT_MAX_ATTEMPTS,
+        baseDelayMs: this.baseDelayMs,
+        gaveUp: (attempts, failure) =>
+          `SNS did not take the message for ${topicArn} in ${attempts} attempts: ${failure}`,
+      },
+    );
   }
 
   /** The signed headers of one attempt (signed again each time: the date moves). */

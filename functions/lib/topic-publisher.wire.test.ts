@@ -1,15 +1,8 @@
-import {
-  type MessageAttributeValue,
-  PublishCommand,
-  type ServiceInputTypes,
-  type ServiceOutputTypes,
-  SNSClient,
-} from "@aws-sdk/client-sns";
-import { HttpRequest } from "@smithy/core/protocols";
+import { type MessageAttributeValue, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
-import type { FinalizeRequestMiddleware } from "@smithy/types";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { stubSenderEnvironment } from "../fixtures/function-environment.js";
+import { removePerCallHeaders, signingTime } from "../fixtures/sdk-wire.js";
 import { type Received, standInServer } from "../fixtures/stand-in-server.js";
 import { addressedAttributes } from "./addressing.js";
 import { createTopicPublisher, publishBody, SignedTopicPublisher } from "./topic-publisher.js";
@@ -52,39 +45,11 @@ const publisherWith = (options: ConstructorParameters<typeof SignedTopicPublishe
     ...options,
   });
 
-const PER_CALL_HEADERS = [
-  "user-agent",
-  "x-amz-user-agent",
-  "amz-sdk-invocation-id",
-  "amz-sdk-request",
-];
-
-/**
- * The SDK client, less the headers that change per call or per SDK release (its user agents and
- * its retry bookkeeping, amz-sdk-invocation-id / -request), removed before it signs: what is left
- * is the request the signed publisher must send.
- */
+/** The SDK client, less the headers that change per call (fixtures/sdk-wire.ts). */
 function sdkClient(): SNSClient {
   const sdk = new SNSClient({ endpoint: stand.endpoint.href, region: "eu-west-1", credentials });
-  const removePerCallHeaders: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
-    (next) => (args) => {
-      if (HttpRequest.isInstance(args.request)) {
-        for (const name of PER_CALL_HEADERS) delete args.request.headers[name];
-      }
-      return next(args);
-    };
-  sdk.middlewareStack.addRelativeTo(removePerCallHeaders, {
-    relation: "before",
-    toMiddleware: "httpSigningMiddleware",
-    name: "perCallHeadersRemoved",
-  });
+  removePerCallHeaders(sdk.middlewareStack);
   return sdk;
-}
-
-/** The epoch ms of an `x-amz-date` (20261201T125240Z). */
-function signingTime(amzDate: string): number {
-  const [, y, mo, d, h, mi, s] = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(amzDate) ?? [];
-  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
 }
 
 const MESSAGES = {
