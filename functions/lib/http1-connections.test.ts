@@ -155,6 +155,24 @@ describe("Http1Connections against node:http", () => {
     expect(connections.openConnections).toBe(1);
   });
 
+  it("says nothing of the length of a DELETE without a body, as Node's client; an empty POST says 0", async () => {
+    const server = await httpServer();
+    const connections = pool(server.url);
+    const lengths: (string | undefined)[] = [];
+    for (const method of ["DELETE", "POST"]) {
+      const answer = connections.request(
+        { method, path: "/k", headers: {}, body: "" },
+        1_000,
+        1_000,
+      );
+      const { request, response } = await server.next();
+      lengths.push(request.headers["content-length"]);
+      response.writeHead(204).end();
+      expect((await answer).status).toBe(204);
+    }
+    expect(lengths).toEqual([undefined, "0"]);
+  });
+
   it("opens at most maxSockets connections and serves the waiting requests first come, first served", async () => {
     const server = await httpServer();
     const connections = pool(server.url, 2);
