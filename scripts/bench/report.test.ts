@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FanOutResult } from "./fan-out.js";
 import {
+  againstGoal,
   type BenchReport,
   benchTables,
   connectBounds,
@@ -305,5 +306,17 @@ describe("bench report", () => {
     expect(tables).toContain(
       "| fanout | 1,000 | 400 ms | 300 ms | 400 | – (new since) | – | – | – |",
     );
+  });
+});
+
+describe("againstGoal", () => {
+  it("shows one decimal unless rounding would carry the figure across the goal", () => {
+    expect(againstGoal(8.54, 5)).toBe("8.5");
+    expect(againstGoal(5.04, 5)).toBe("5.0");
+    expect(againstGoal(4.951, 5)).toBe("4.95");
+    expect(againstGoal(8.97, 10)).toBe("9.0");
+    expect(againstGoal(9.96, 10)).toBe("9.96");
+    expect(againstGoal(4.9996, 5)).toBe("4.999");
+    expect(againstGoal(4.99999, 5)).toBe("4.999");
   });
 });

@@ -130,6 +130,20 @@ const LABELS: Record<FanOutPath, string> = {
 const fixed = (value: number | undefined, digits = 0) =>
   value === undefined || Number.isNaN(value) ? "–" : value.toFixed(digits);
 
+/**
+ * A measured ratio next to the goal it is judged against: one decimal, or as many more (up to
+ * three) as it takes for the figure shown to fall on the same side of the goal as the ratio
+ * itself (4.95 against a goal of 5 shows as 4.95, not as a 5.0 that failed).
+ */
+export function againstGoal(value: number, goal: number): string {
+  for (let digits = 1; digits <= 3; digits += 1) {
+    const shown = Number(value.toFixed(digits));
+    if (value >= goal === shown >= goal) return value.toFixed(digits);
+  }
+  // Closer to the goal than a thousandth, and under it: cut, never round up to it.
+  return (Math.floor(value * 1000) / 1000).toFixed(3);
+}
+
 function ratio(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined || b === undefined || b === 0 ? undefined : a / b;
 }
@@ -415,21 +429,21 @@ export function judgeGoals(report: Omit<BenchReport, "goals" | "failures">): Goa
     if (speed !== undefined)
       goals.push({
         goal: `${at}: b ≥ 5× c in msgs/s`,
-        measured: `${fixed(speed, 1)}×`,
+        measured: `${againstGoal(speed, 5)}×`,
         met: speed >= 5,
       });
     const cpu = ratio(c?.cpuUsPerMessage, b?.cpuUsPerMessage);
     if (cpu !== undefined)
       goals.push({
         goal: `${at}: b's CPU per msg ≤ 1/5 of c's`,
-        measured: `1/${fixed(cpu, 1)}`,
+        measured: `1/${againstGoal(cpu, 5)}`,
         met: cpu >= 5,
       });
     const sequential = ratio(b?.messagesPerSecond, d?.messagesPerSecond);
     if (sequential !== undefined)
       goals.push({
         goal: `${at}: b ≥ 10× d in msgs/s`,
-        measured: `${fixed(sequential, 1)}×`,
+        measured: `${againstGoal(sequential, 10)}×`,
         met: sequential >= 10,
       });
   }
