@@ -38,8 +38,9 @@ export function canonicalHeaderValue(value: string): string {
 
 /**
  * The canonical headers of the headers a signature names (`signedHeaders`, its SignedHeaders list)
- * that the request carries, by name. A name that is not lowercase matches nothing, as with the SDK
- * (it signs lowercase names only). No prototype, so a header named `__proto__` is a header.
+ * that the request carries, by name. A name that is not lowercase matches nothing, as it matched
+ * no key of Node's lowercased `headersDistinct` before (SigV4 clients sign lowercase names). No
+ * prototype, so a header named `__proto__` is a header.
  */
 export function canonicalHeaders(
   rawHeaders: readonly string[],
