@@ -12,6 +12,7 @@ import { captureLogsPerTest } from "../fixtures/logs.js";
 // The worker posts with the SDK poster and publishes with the SDK's SNS client, which the
 // in-memory gateway and topic answer (see the fixture).
 vi.mock("../lib/fast-poster.js", () => import("../fixtures/sdk-senders.js"));
+vi.mock("../lib/object-store.js", () => import("../fixtures/sdk-senders.js"));
 vi.mock("../lib/topic-publisher.js", () => import("../fixtures/sdk-senders.js"));
 
 const bucket = mockS3();

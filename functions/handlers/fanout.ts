@@ -1,11 +1,11 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { S3Client } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
 import { FANOUT_METRICS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
 import { fanOutDeadline } from "../lib/delivery.js";
 import { createFastPoster } from "../lib/fast-poster.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
+import { createObjectStore } from "../lib/object-store.js";
 import { Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
 import { mustFail, runShard } from "../lib/shard-worker.js";
@@ -13,7 +13,10 @@ import { readShardEvent } from "../lib/shards.js";
 import { createTopicPublisher } from "../lib/topic-publisher.js";
 
 const config = readConfig("fanout");
-const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
+const registry = new Registry(
+  createObjectStore(config.connectionsBucket),
+  config.connectionsPrefix,
+);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(createTopicPublisher(), config.topicArn);
 // The service dimension is POWERTOOLS_SERVICE_NAME: the worker's function name on the stage.

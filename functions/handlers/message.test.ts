@@ -13,6 +13,7 @@ import { ERROR_CODES } from "../lib/protocol.js";
 
 // The handlers send with the SDK's clients, which the in-memory fakes answer (see the fixture).
 vi.mock("../lib/fast-poster.js", () => import("../fixtures/sdk-senders.js"));
+vi.mock("../lib/object-store.js", () => import("../fixtures/sdk-senders.js"));
 vi.mock("../lib/lambda-invoker.js", () => import("../fixtures/sdk-senders.js"));
 vi.mock("../lib/topic-publisher.js", () => import("../fixtures/sdk-senders.js"));
 

@@ -1,4 +1,3 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { ROUTE_KEYS } from "../contract.js";
 import { readConfig } from "../lib/config.js";
@@ -7,6 +6,7 @@ import type { MessageEvent } from "../lib/events.js";
 import { createFastPoster } from "../lib/fast-poster.js";
 import { createShardInvoker } from "../lib/lambda-invoker.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
+import { createObjectStore } from "../lib/object-store.js";
 import {
   ERROR_CODES,
   echoFrame,
@@ -22,7 +22,10 @@ import { createTopicPublisher } from "../lib/topic-publisher.js";
 const config = readConfig("message");
 const sharding = shardSettings(config);
 const invoker = createShardInvoker();
-const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
+const registry = new Registry(
+  createObjectStore(config.connectionsBucket),
+  config.connectionsPrefix,
+);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(createTopicPublisher(), config.topicArn);
 

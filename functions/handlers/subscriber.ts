@@ -1,4 +1,3 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import type { Context, SNSEvent, SNSEventRecord } from "aws-lambda";
 import { LIMITS } from "../contract.js";
 import { readAddressing } from "../lib/addressing.js";
@@ -7,6 +6,7 @@ import { fanOutDeadline } from "../lib/delivery.js";
 import { createFastPoster } from "../lib/fast-poster.js";
 import { createShardInvoker } from "../lib/lambda-invoker.js";
 import { logger, startInvocationLog } from "../lib/logger.js";
+import { createObjectStore } from "../lib/object-store.js";
 import { byteLength } from "../lib/protocol.js";
 import { isExpired, Redelivery } from "../lib/redelivery.js";
 import { Registry } from "../lib/registry.js";
@@ -16,7 +16,10 @@ import { createTopicPublisher } from "../lib/topic-publisher.js";
 const config = readConfig("subscriber");
 const sharding = shardSettings(config);
 const invoker = createShardInvoker();
-const registry = new Registry(new S3Client({}), config.connectionsBucket, config.connectionsPrefix);
+const registry = new Registry(
+  createObjectStore(config.connectionsBucket),
+  config.connectionsPrefix,
+);
 const poster = createFastPoster(config.managementEndpoint);
 const redelivery = new Redelivery(createTopicPublisher(), config.topicArn);
 

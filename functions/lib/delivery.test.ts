@@ -20,6 +20,7 @@ import {
 } from "./delivery.js";
 import { createManagementClient, Poster } from "./poster.js";
 import { Registry } from "./registry.js";
+import { SdkObjectStore } from "./sdk-object-store.js";
 
 const bucket = mockS3();
 const gateway = mockGateway();
@@ -27,7 +28,7 @@ const logs = captureLogsPerTest();
 
 function dependencies() {
   return {
-    registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
+    registry: new Registry(new SdkObjectStore(new S3Client({}), FIXTURE_BUCKET), FIXTURE_PREFIX),
     poster: new Poster(createManagementClient(FIXTURE_ENDPOINT)),
   };
 }

@@ -8,6 +8,7 @@ import { deliver } from "./delivery.js";
 import { createFastPoster } from "./fast-poster.js";
 import { createManagementClient, Poster } from "./poster.js";
 import { Registry } from "./registry.js";
+import { SdkObjectStore } from "./sdk-object-store.js";
 
 /**
  * Delivery through the real Management API client against a server speaking the @connections
@@ -67,7 +68,10 @@ describe.each(POSTERS)("deliver over the @connections wire with the %s", (_name,
       '{"message":"hi"}',
       { kind: "everyone" },
       {
-        registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
+        registry: new Registry(
+          new SdkObjectStore(new S3Client({}), FIXTURE_BUCKET),
+          FIXTURE_PREFIX,
+        ),
         poster: create(endpoint),
       },
       { deadline: Number.MAX_SAFE_INTEGER },
@@ -86,7 +90,10 @@ describe.each(POSTERS)("deliver over the @connections wire with the %s", (_name,
       "x",
       { kind: "everyone" },
       {
-        registry: new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX),
+        registry: new Registry(
+          new SdkObjectStore(new S3Client({}), FIXTURE_BUCKET),
+          FIXTURE_PREFIX,
+        ),
         poster: create(endpoint),
       },
       { deadline: Number.MAX_SAFE_INTEGER },

@@ -1,16 +1,5 @@
-import type {
-  ListObjectsV2Command,
-  ListObjectsV2CommandInput,
-  ListObjectsV2CommandOutput,
-  S3Client,
-} from "@aws-sdk/client-s3";
-import { constructStack } from "@smithy/core/client";
-import { HttpResponse } from "@smithy/core/protocols";
-import { deserializerMiddlewareOption, getSchemaSerdePlugin } from "@smithy/core/schema";
-import type { DeserializeHandlerOutput, DeserializeMiddleware } from "@smithy/types";
-
 /**
- * What the registry reads from a ListObjectsV2 page, and a deserializer that reads only that.
+ * What the registry reads from a ListObjectsV2 page, and the reader that reads only that.
  *
  * Why: the SDK's deserializer turns the whole XML page into objects (every element of every
  * Contents: LastModified parsed into a Date, ETag, Size, StorageClass, Owner…) and then walks the
@@ -20,9 +9,11 @@ import type { DeserializeHandlerOutput, DeserializeMiddleware } from "@smithy/ty
  * The page is read from S3's documented response shape (a ListBucketResult document) only when it
  * is exactly that shape: a 200 answer whose body is a ListBucketResult without CDATA, DOCTYPE,
  * entity declarations, attributes on the elements read, or an EncodingType, and whose count of
- * Contents matches its KeyCount. Any other answer — every error, a 200 carrying an Error
- * document (the S3 client's own middleware turns those into 503s before this runs), a body this
- * reader does not recognise — goes to the SDK's own deserializer, unchanged.
+ * Contents matches its KeyCount. A 200 whose body is anything else (an Error document, a shape
+ * this reader does not recognise) fails the listing in object-store.ts, naming what S3 sent: S3
+ * documents none of those forms for ListObjectsV2, and guessing at keys would fan out to the
+ * wrong connections. (This reader began in front of the SDK's deserializer, which read what it
+ * did not; the functions no longer carry the S3 client.)
  *
  * Keys are XML text: the five predefined entities and character references are decoded, as any
  * XML parser does. The request sets no encoding-type (as before): the registry's keys are the
@@ -134,67 +125,4 @@ export function parseListPage(xml: string): ListPage | undefined {
   }
   if (contents !== keys.length) return undefined;
   return { keys, isTruncated: truncated.text === "true", nextContinuationToken };
-}
-
-/**
- * The registry's deserializer for its ListObjectsV2 commands, in the SDK deserializer's place
- * (same step and name, on the command only: the client and its other commands are untouched).
- * A page it can read is read; anything else is handed, as received, to the SDK's own deserializer.
- */
-type Input = ListObjectsV2CommandInput;
-type Output = ListObjectsV2CommandOutput;
-
-export class ListPageDeserializer {
-  private readonly sdk = constructStack<Input, Output>();
-
-  constructor(private readonly s3: S3Client) {
-    this.sdk.use(getSchemaSerdePlugin(s3.config));
-    this.sdk.remove("serializerMiddleware");
-  }
-
-  /** Puts the reader in the SDK deserializer's place on `command`'s stack. */
-  applyTo(command: ListObjectsV2Command): void {
-    command.middlewareStack.add(this.middleware, {
-      ...deserializerMiddlewareOption,
-      step: "deserialize",
-      override: true,
-    });
-  }
-
-  private readonly middleware: DeserializeMiddleware<Input, Output> =
-    (next, context) => async (args) => {
-      const received = await next(args);
-      const { response } = received;
-      if (HttpResponse.isInstance(response) && response.statusCode === 200) {
-        const bytes = await this.s3.config.streamCollector(response.body);
-        const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
-        const page = parseListPage(text);
-        if (page !== undefined) {
-          const header = (name: string): string | undefined => response.headers[name];
-          return {
-            response,
-            output: {
-              $metadata: {
-                httpStatusCode: response.statusCode,
-                requestId: header("x-amz-request-id"),
-                extendedRequestId: header("x-amz-id-2"),
-                cfId: header("x-amz-cf-id"),
-              },
-              Contents: page.keys.map((Key) => ({ Key })),
-              IsTruncated: page.isTruncated,
-              ...(page.nextContinuationToken === undefined
-                ? {}
-                : { NextContinuationToken: page.nextContinuationToken }),
-            },
-          };
-        }
-        // The SDK reads the body again: hand it the bytes already taken from the stream.
-        response.body = bytes;
-      }
-      const sdk = this.sdk.resolve(
-        async (): Promise<DeserializeHandlerOutput<Output>> => received,
-        context,
-      );
-      return sdk(args);
-    };
 }

@@ -1,27 +1,34 @@
 import { isIP } from "node:net";
 import { crc32 } from "node:zlib";
+import { XmlNode } from "@aws-sdk/xml-builder";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
-import { refusalOf, withRetries } from "./service-retries.js";
-import { NetworkError, type SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import { type ListPage, parseListPage } from "./list-page.js";
+import { refusalOf, withRetries, xmlText } from "./service-retries.js";
+import {
+  type Answer,
+  NetworkError,
+  type SignedAttempts,
+  type SignedRequest,
+} from "./signed-attempt.js";
 import {
   type AttemptTiming,
-  builtOnFirstUse,
   type ServiceAccess,
   serviceAttempts,
   serviceEndpoint,
 } from "./signed-service.js";
 
 /**
- * S3's PutObject and DeleteObject for one bucket without the SDK client: the requests the SDK's
- * PutObjectCommand and DeleteObjectCommand send (object-store.wire.test.ts holds them to the
- * SDK's, signature included), signed with the SDK's own signer and credential chain.
+ * The S3 calls the connection registry makes, for one bucket, without the SDK client: PutObject
+ * and DeleteObject ($connect, $disconnect), ListObjectsV2 and DeleteObjects (the dispatchers) —
+ * the requests the SDK's commands send (object-store.wire.test.ts holds each to the SDK's,
+ * signature included), signed with the SDK's own signer and credential chain.
  *
- * Why: $connect and $disconnect do one of these each and nothing else, and the S3 client was
- * nearly all of their bundles (about 450 KB, loaded on every cold start) and most of their CPU per
- * invocation (the client's middleware stack and XML serde around one small request: about 2 ms
- * per PutObject on the bench's machine). The dispatchers still list the registry through the S3
- * client (registry.ts).
+ * Why: the S3 client was nearly all of $connect's and $disconnect's bundles and about a quarter
+ * of the dispatchers' (127 KB, evaluated on every cold start), and most of a registration's CPU
+ * (the client's middleware stack and XML serde around one small request: about 1–2 ms per
+ * PutObject on the bench's machine). A list page is read by list-page.ts from S3's documented
+ * ListBucketResult; a page it does not take fails the call, naming what S3 sent.
  *
  * Where requests go follows the SDK's S3 endpoint rules for the cases a stage meets: the bucket in
  * the host (`bucket.s3.region.amazonaws.com`, or `bucket.` before a configured endpoint's host),
@@ -30,21 +37,41 @@ import {
  * a CRC32 of the body (`x-amz-checksum-crc32`), which S3 checks before storing.
  *
  * Retries follow the SDK's standard mode (service-retries.ts): throttling (SlowDown), transient
- * and server errors, DEFAULT_MAX_ATTEMPTS (3) attempts in all. Both operations are idempotent, so
- * an attempt whose answer never came is simply made again.
+ * and server errors, DEFAULT_MAX_ATTEMPTS (3) attempts in all. Every one of these calls is
+ * idempotent, so an attempt whose answer never came is simply made again.
  */
 
 const BASE_DELAY_MS = 100;
 const SEND_TIMEOUT_MS = 5_000;
 const ANSWER_TIMEOUT_MS = 5_000;
-/** One registration per invocation; a second socket for a retry while the first is stuck. */
-const MAX_SOCKETS = 2;
+/** A list page being read while the next is fetched, and a removal beside them. */
+const MAX_SOCKETS = 4;
+const S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /** Storing and deleting small objects, as the connection registry does. */
 export interface ObjectStore {
   put(key: string, body: string, contentType: string): Promise<void>;
   /** Deleting a key that is not there succeeds, as S3's DeleteObject does. */
   remove(key: string): Promise<void>;
+}
+
+/** A key S3 did not delete, and why. */
+export interface KeyFailure {
+  readonly key: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Listing and pruning many objects, as the dispatchers read the registry. */
+export interface ObjectListing {
+  /** One ListObjectsV2 page of the keys under `prefix`, from `continuationToken` on. */
+  listPage(
+    prefix: string,
+    maxKeys: number,
+    continuationToken: string | undefined,
+  ): Promise<ListPage>;
+  /** One DeleteObjects call (at most 1,000 keys), quiet: the keys S3 reports it did not delete. */
+  deleteMany(keys: readonly string[]): Promise<KeyFailure[]>;
 }
 
 /** PutObject answers 200 and DeleteObject 204; any 2xx is success, as for the SDK. */
@@ -83,7 +110,39 @@ export function crc32Checksum(body: string): string {
   return bytes.toString("base64");
 }
 
-export class SignedObjectStore implements ObjectStore {
+/** The body of a quiet DeleteObjects, as the SDK's XML serializer writes it. */
+export function deleteBody(keys: readonly string[]): string {
+  const root = new XmlNode("Delete").addAttribute("xmlns", S3_XMLNS);
+  for (const key of keys) {
+    root.addChildNode(new XmlNode("Object").addChildNode(XmlNode.of("Key", key)));
+  }
+  root.addChildNode(XmlNode.of("Quiet", "true"));
+  return `<?xml version="1.0" encoding="UTF-8"?>${root.toString()}`;
+}
+
+/** The <Error> entries of a DeleteResult; undefined when the body is not one. */
+export function deleteFailures(xml: string): KeyFailure[] | undefined {
+  if (!xml.includes("<DeleteResult")) return undefined;
+  const failures: KeyFailure[] = [];
+  for (const [, entry = ""] of xml.matchAll(/<Error>([\s\S]*?)<\/Error>/g)) {
+    failures.push({
+      key: xmlText(entry, "Key") ?? "(no key)",
+      code: xmlText(entry, "Code") ?? "Unknown",
+      message: xmlText(entry, "Message") ?? "",
+    });
+  }
+  return failures;
+}
+
+/** `name=value&…` in the order given, each part encoded as the SDK encodes query members. */
+function queryOf(pairs: readonly (readonly [string, string | undefined])[]): string {
+  return pairs
+    .filter((pair): pair is readonly [string, string] => pair[1] !== undefined)
+    .map(([name, value]) => `${name}=${extendedEncodeURIComponent(value)}`)
+    .join("&");
+}
+
+export class SignedObjectStore implements ObjectStore, ObjectListing {
   private readonly attempts: SignedAttempts;
   private readonly pathPrefix: string;
   private readonly sendTimeoutMs: number;
@@ -113,7 +172,8 @@ export class SignedObjectStore implements ObjectStore {
       "s3",
       purpose,
       { ...options, endpoint: origin },
-      { maxSockets: MAX_SOCKETS, discardsBodyOf: succeeded },
+      // A put's 200 and a delete's 204 carry nothing; a list's and DeleteObjects' 200 are read.
+      { maxSockets: MAX_SOCKETS, discardsBodyOf: (status) => status === 204 },
     );
   }
 
@@ -125,20 +185,69 @@ export class SignedObjectStore implements ObjectStore {
     };
     const path = `${this.pathPrefix}/${keyPath(key)}?x-id=PutObject`;
     await this.call(
-      "store",
-      key,
+      `store ${key} in bucket ${this.bucket}`,
       (date) => this.attempts.sign(path, headers, body, date, "PUT"),
       body,
+      () => undefined,
     );
   }
 
   async remove(key: string): Promise<void> {
     const path = `${this.pathPrefix}/${keyPath(key)}?x-id=DeleteObject`;
     await this.call(
-      "delete",
-      key,
+      `delete ${key} in bucket ${this.bucket}`,
       (date) => this.attempts.sign(path, {}, undefined, date, "DELETE"),
       undefined,
+      () => undefined,
+    );
+  }
+
+  listPage(
+    prefix: string,
+    maxKeys: number,
+    continuationToken: string | undefined,
+  ): Promise<ListPage> {
+    // The SDK's order: its query members sorted by name.
+    const query = queryOf([
+      ["continuation-token", continuationToken],
+      ["list-type", "2"],
+      ["max-keys", String(maxKeys)],
+      ["prefix", prefix],
+    ]);
+    const path = `${this.pathPrefix}/?${query}`;
+    return this.call(
+      `list ${prefix} in bucket ${this.bucket}`,
+      (date) => this.attempts.sign(path, {}, undefined, date, "GET"),
+      undefined,
+      (answer) => {
+        const page = parseListPage(answer.body);
+        if (page !== undefined) return page;
+        throw new Error(
+          `S3 answered ListObjectsV2 on bucket ${this.bucket} with a body that is not a ListBucketResult this reader takes (list-page.ts): ${answer.body.slice(0, 200)}`,
+        );
+      },
+    );
+  }
+
+  deleteMany(keys: readonly string[]): Promise<KeyFailure[]> {
+    const body = deleteBody(keys);
+    const headers = {
+      "content-type": "application/xml",
+      "x-amz-sdk-checksum-algorithm": "CRC32",
+      "x-amz-checksum-crc32": crc32Checksum(body),
+    };
+    const path = `${this.pathPrefix}/?delete=`;
+    return this.call(
+      `delete ${keys.length} keys in bucket ${this.bucket}`,
+      (date) => this.attempts.sign(path, headers, body, date, "POST"),
+      body,
+      (answer) => {
+        const failures = deleteFailures(answer.body);
+        if (failures !== undefined) return failures;
+        throw new Error(
+          `S3 answered DeleteObjects on bucket ${this.bucket} with a body that is not a DeleteResult: ${answer.body.slice(0, 200)}`,
+        );
+      },
     );
   }
 
@@ -147,14 +256,17 @@ export class SignedObjectStore implements ObjectStore {
     this.attempts.close();
   }
 
-  private call(
-    verb: "store" | "delete",
-    key: string,
+  /**
+   * One call, retried as the SDK's standard mode retries: `read` turns a 2xx answer into the
+   * result. `what` completes "S3 refused to …" and "S3 did not …".
+   */
+  private call<T>(
+    what: string,
     sign: (date: Date) => Promise<SignedRequest>,
     body: string | undefined,
-  ): Promise<void> {
-    const what = `${key} in bucket ${this.bucket}`;
-    return withRetries<void>(
+    read: (answer: Answer) => T,
+  ): Promise<T> {
+    return withRetries<T>(
       async () => {
         try {
           // Signed again for each attempt: the date moves.
@@ -165,9 +277,9 @@ export class SignedObjectStore implements ObjectStore {
             this.sendTimeoutMs,
             this.answerTimeoutMs,
           );
-          if (succeeded(answer.status)) return { done: undefined };
+          if (succeeded(answer.status)) return { done: read(answer) };
           const refusal = refusalOf(answer);
-          if (!refusal.retryable) throw new Error(`S3 refused to ${verb} ${what}: ${refusal.text}`);
+          if (!refusal.retryable) throw new Error(`S3 refused to ${what}: ${refusal.text}`);
           return { retry: refusal.text };
         } catch (error) {
           if (!(error instanceof NetworkError)) throw error;
@@ -177,18 +289,17 @@ export class SignedObjectStore implements ObjectStore {
       {
         maxAttempts: DEFAULT_MAX_ATTEMPTS,
         baseDelayMs: this.baseDelayMs,
-        gaveUp: (attempts, failure) =>
-          `S3 did not ${verb} ${what} in ${attempts} attempts: ${failure}`,
+        gaveUp: (attempts, failure) => `S3 did not ${what} in ${attempts} attempts: ${failure}`,
       },
     );
   }
 }
 
-/** The store $connect and $disconnect register with, built on first use. */
-export function createObjectStore(bucket: string): ObjectStore {
-  const store = builtOnFirstUse(() => new SignedObjectStore(bucket));
-  return {
-    put: async (...call) => store().put(...call),
-    remove: async (...call) => store().remove(...call),
-  };
+/**
+ * The functions' store for the registry's bucket. Built at once, unlike the shard invoker and the
+ * topic publisher (built on first use because most invocations need neither): every invocation of
+ * every function reaches the registry.
+ */
+export function createObjectStore(bucket: string): ObjectStore & ObjectListing {
+  return new SignedObjectStore(bucket);
 }

@@ -1,4 +1,10 @@
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { HttpRequest } from "@smithy/core/protocols";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -9,13 +15,22 @@ import { bucketAddress, createObjectStore, SignedObjectStore } from "./object-st
 import { connectionKey } from "./registrations.js";
 
 /**
- * The signed object store on the wire, against an S3 stand-in on 127.0.0.1: its PutObject and
- * DeleteObject are the requests the SDK's commands send for the same input — method, path and
- * query, every header with the signature and the checksum, the body — and S3's answers are
- * retried as the SDK's standard mode retries them.
+ * The signed object store on the wire, against an S3 stand-in on 127.0.0.1: its PutObject,
+ * DeleteObject, ListObjectsV2 and DeleteObjects are the requests the SDK's commands send for the
+ * same input — method, path and query, every header with the signature and the checksum, the
+ * body — what it reads from S3's answers is what the SDK reads, and S3's refusals are retried as
+ * the SDK's standard mode retries them.
  */
 
 type Reply = { readonly status: number; readonly code: string; readonly message?: string };
+
+const S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/";
+/** A ListObjectsV2 page as S3 documents it: two keys, and more to come. */
+const LIST_PAGE = `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="${S3_NS}"><Name>b</Name><Prefix>connections/</Prefix><NextContinuationToken>n+1/=</NextContinuationToken><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>connections/YQ</Key><Size>2</Size></Contents><Contents><Key>connections/a&amp;b</Key><Size>2</Size></Contents></ListBucketResult>`;
+/** A quiet DeleteObjects answer: one key S3 could not delete. */
+const DELETE_RESULT = `<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="${S3_NS}"><Error><Key>connections/a&amp;b</Key><Code>AccessDenied</Code><Message>Access &lt;Denied&gt;</Message></Error></DeleteResult>`;
 
 const BUCKET = "websocket-stages-dev-connections-20261201";
 const credentials = {
@@ -27,7 +42,11 @@ const credentials = {
 /** S3's answers: the queued error as S3's XML, else 200 for a put and 204 for a delete. */
 const stand = standInServer<Reply>((reply, response, request) => {
   if (reply === undefined) {
-    response.writeHead(request.method === "DELETE" ? 204 : 200, { etag: '"e"' }).end();
+    if (request.method === "GET") {
+      response.writeHead(200, { "content-type": "application/xml" }).end(LIST_PAGE);
+    } else if (request.method === "POST") {
+      response.writeHead(200, { "content-type": "application/xml" }).end(DELETE_RESULT);
+    } else response.writeHead(request.method === "DELETE" ? 204 : 200, { etag: '"e"' }).end();
     return;
   }
   response.writeHead(reply.status, { "content-type": "application/xml" });
@@ -118,6 +137,74 @@ describe("SignedObjectStore", () => {
     expect(wire(fromStore)).toEqual(wire(fromSdk));
     expect(fromStore.method).toBe("DELETE");
     expect(fromStore.headers["content-length"]).toBeUndefined();
+  });
+
+  const tokens = {
+    "the first page": undefined,
+    "a continuation (escapes: + / = space)": "1ab+/=c d",
+  };
+
+  it.each(Object.entries(tokens))(
+    "lists as ListObjectsV2Command lists: %s",
+    async (_, continuationToken) => {
+      const sdk = sdkClient();
+      const fromSdkOutput = await sdk.send(
+        new ListObjectsV2Command({
+          Bucket: BUCKET,
+          Prefix: "connections/",
+          MaxKeys: 1000,
+          ContinuationToken: continuationToken,
+        }),
+      );
+      sdk.destroy();
+      const [fromSdk] = seen as [Received];
+      const at = signingTime(String(fromSdk.headers["x-amz-date"]));
+      const store = storeWith({ now: () => at });
+      const page = await store.listPage("connections/", 1000, continuationToken);
+      store.close();
+
+      const [, fromStore] = seen as [Received, Received];
+      expect(wire(fromStore)).toEqual(wire(fromSdk));
+      expect(fromStore.method).toBe("GET");
+      // The page as the SDK read the same answer.
+      expect(page).toEqual({
+        keys: fromSdkOutput.Contents?.map((object) => object.Key),
+        isTruncated: fromSdkOutput.IsTruncated,
+        nextContinuationToken: fromSdkOutput.NextContinuationToken,
+      });
+      expect(page.keys).toEqual(["connections/YQ", "connections/a&b"]);
+    },
+  );
+
+  it("deletes many as DeleteObjectsCommand does, and reads the keys S3 did not delete", async () => {
+    const keys = ["connections/YQ", "connections/a&b<c>\"'", "k\r\n\u2028\u0085"];
+    const sdk = sdkClient();
+    const fromSdkOutput = await sdk.send(
+      new DeleteObjectsCommand({
+        Bucket: BUCKET,
+        Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
+    sdk.destroy();
+    const [fromSdk] = seen as [Received];
+    const at = signingTime(String(fromSdk.headers["x-amz-date"]));
+    const store = storeWith({ now: () => at });
+    const failures = await store.deleteMany(keys);
+    store.close();
+
+    const [, fromStore] = seen as [Received, Received];
+    expect(wire(fromStore)).toEqual(wire(fromSdk));
+    expect(fromStore.path).toBe(`/${BUCKET}/?delete=`);
+    expect(failures).toEqual(
+      (fromSdkOutput.Errors ?? []).map((error) => ({
+        key: error.Key,
+        code: error.Code,
+        message: error.Message,
+      })),
+    );
+    expect(failures).toEqual([
+      { key: "connections/a&b", code: "AccessDenied", message: "Access <Denied>" },
+    ]);
   });
 
   it("carries a session token as x-amz-security-token, under the signature", async () => {
@@ -244,16 +331,16 @@ describe("createObjectStore", () => {
     vi.unstubAllEnvs();
   });
 
-  it("builds nothing until its first call: a missing region surfaces there, not at import", async () => {
+  it("is built where it is created, as the functions' other clients were: a missing region fails there", () => {
+    // Every invocation of every function uses the store, so building it later would only move
+    // its cost out of the cold start's import into the first call.
     stubSenderEnvironment("s3");
-    const store = createObjectStore(BUCKET);
-    await expect(store.put("k", "{}", "application/json")).rejects.toThrow(
+    expect(() => createObjectStore(BUCKET)).toThrow(
       "No region to reach the connection registry in: AWS_REGION is not set. Set AWS_REGION.",
     );
-    expect(seen).toHaveLength(0);
   });
 
-  it("is built once, on the first call, and keeps its connection for the next", async () => {
+  it("sends every call over one kept-alive connection", async () => {
     stubSenderEnvironment("s3", stand.endpoint, credentials);
     const store = createObjectStore(BUCKET);
     await store.put("k", "{}", "application/json");

@@ -6,8 +6,8 @@ import type { ObjectStore } from "./object-store.js";
  * keys free of `/` (no accidental "folders") and of characters that need escaping.
  *
  * This module registers and removes one connection ($connect, $disconnect) through an
- * ObjectStore (object-store.ts: signed requests, no S3 client in those bundles); registry.ts lists
- * and prunes the registry for the dispatchers.
+ * ObjectStore (object-store.ts: signed requests, no S3 client); registry.ts lists and prunes the
+ * registry for the dispatchers.
  */
 
 /** The body of a connection's object. */

@@ -4,9 +4,11 @@ import { LIMITS } from "../contract.js";
 import { mockS3 } from "../fixtures/aws.js";
 import { FIXTURE_BUCKET, FIXTURE_PREFIX } from "../fixtures/events.js";
 import { connectionIdFromKey, connectionKey, Registry } from "./registry.js";
+import { SdkObjectStore } from "./sdk-object-store.js";
 
 const bucket = mockS3();
-const registry = () => new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX);
+const registry = () =>
+  new Registry(new SdkObjectStore(new S3Client({}), FIXTURE_BUCKET), FIXTURE_PREFIX);
 
 beforeEach(() => {
   bucket.reset();

@@ -1,17 +1,12 @@
-import {
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  type S3Client,
-} from "@aws-sdk/client-s3";
 import { LIMITS } from "../contract.js";
-import { ListPageDeserializer } from "./list-page.js";
+import type { ListPage } from "./list-page.js";
+import type { ObjectListing } from "./object-store.js";
 import { connectionIdFromKey, connectionKey } from "./registrations.js";
 
 /**
  * The connection registry as the dispatchers read it: the registered connections a ListObjectsV2
- * page at a time, and removing many at once. Registering and removing one connection is
- * registrations.ts, which $connect and $disconnect use without the S3 client.
+ * page at a time, and removing many at once, through the signed S3 calls of object-store.ts.
+ * Registering and removing one connection is registrations.ts.
  */
 
 export { connectionIdFromKey, connectionKey, type RegistryEntry } from "./registrations.js";
@@ -24,16 +19,10 @@ export interface RemovalFailure {
 }
 
 export class Registry {
-  /** Reads ListObjectsV2 pages for pages(): the keys and the continuation, nothing else. */
-  private readonly listPages: ListPageDeserializer;
-
   constructor(
-    private readonly s3: S3Client,
-    readonly bucket: string,
+    private readonly bucket: ObjectListing,
     readonly prefix: string,
-  ) {
-    this.listPages = new ListPageDeserializer(s3);
-  }
+  ) {}
 
   /**
    * Removes many connections with DeleteObjects, at most LIMITS.s3PageSize keys per call. Returns
@@ -43,22 +32,14 @@ export class Registry {
     const failures: RemovalFailure[] = [];
     for (let start = 0; start < connectionIds.length; start += LIMITS.s3PageSize) {
       const batch = connectionIds.slice(start, start + LIMITS.s3PageSize);
-      const output = await this.s3.send(
-        new DeleteObjectsCommand({
-          Bucket: this.bucket,
-          Delete: {
-            Objects: batch.map((id) => ({ Key: connectionKey(this.prefix, id) })),
-            Quiet: true,
-          },
-        }),
+      const refused = await this.bucket.deleteMany(
+        batch.map((id) => connectionKey(this.prefix, id)),
       );
-      for (const error of output.Errors ?? []) {
-        const connectionId =
-          error.Key === undefined ? undefined : connectionIdFromKey(this.prefix, error.Key);
+      for (const { key, code, message } of refused) {
         failures.push({
-          connectionId: connectionId ?? error.Key ?? "(unknown key)",
-          code: error.Code ?? "Unknown",
-          message: error.Message ?? "",
+          connectionId: connectionIdFromKey(this.prefix, key) ?? key,
+          code,
+          message,
         });
       }
     }
@@ -70,32 +51,24 @@ export class Registry {
    * soon as a page is handed out, so the caller can post to page 1 while page 2 loads.
    */
   async *pages(): AsyncGenerator<string[], void, undefined> {
-    let next: Promise<ListObjectsV2CommandOutput> | undefined = this.listPage(undefined);
+    let next: Promise<ListPage> | undefined = this.listPage(undefined);
     while (next !== undefined) {
-      const page: ListObjectsV2CommandOutput = await next;
+      const page: ListPage = await next;
       next =
-        page.IsTruncated === true && page.NextContinuationToken !== undefined
-          ? this.listPage(page.NextContinuationToken)
+        page.isTruncated && page.nextContinuationToken !== undefined
+          ? this.listPage(page.nextContinuationToken)
           : undefined;
       const ids: string[] = [];
-      for (const object of page.Contents ?? []) {
-        const id =
-          object.Key === undefined ? undefined : connectionIdFromKey(this.prefix, object.Key);
+      for (const key of page.keys) {
+        const id = connectionIdFromKey(this.prefix, key);
         if (id !== undefined) ids.push(id);
       }
       yield ids;
     }
   }
 
-  private listPage(continuationToken: string | undefined): Promise<ListObjectsV2CommandOutput> {
-    const command = new ListObjectsV2Command({
-      Bucket: this.bucket,
-      Prefix: this.prefix,
-      MaxKeys: LIMITS.s3PageSize,
-      ContinuationToken: continuationToken,
-    });
-    this.listPages.applyTo(command);
-    const request: Promise<ListObjectsV2CommandOutput> = this.s3.send(command);
+  private listPage(continuationToken: string | undefined): Promise<ListPage> {
+    const request = this.bucket.listPage(this.prefix, LIMITS.s3PageSize, continuationToken);
     // A prefetched page may never be awaited (the consumer stopped early): keep its failure from
     // surfacing as an unhandled rejection. Awaiting `request` still sees the error.
     request.catch(() => undefined);

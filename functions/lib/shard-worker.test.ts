@@ -7,6 +7,7 @@ import { captureLogsPerTest } from "../fixtures/logs.js";
 import { PacedPoster } from "./paced-poster.js";
 import type { Poster, PostOutcome } from "./poster.js";
 import { Registry } from "./registry.js";
+import { SdkObjectStore } from "./sdk-object-store.js";
 import { mustFail, runShard } from "./shard-worker.js";
 import type { ShardEvent } from "./shards.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -41,7 +42,8 @@ function shard(connectionIds: string[], postsPerSecond: number): ShardEvent {
 }
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `w${i}+/=`);
-const registry = () => new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX);
+const registry = () =>
+  new Registry(new SdkObjectStore(new S3Client({}), FIXTURE_BUCKET), FIXTURE_PREFIX);
 
 describe("runShard", () => {
   it("posts at its share of the budget: 100 posts at 20 per second, never more than 20 in a second", async () => {

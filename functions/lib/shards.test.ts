@@ -9,6 +9,7 @@ import { ConfigurationError } from "./config.js";
 import type { Poster, PostOutcome } from "./poster.js";
 import { byteLength } from "./protocol.js";
 import { Registry } from "./registry.js";
+import { SdkObjectStore } from "./sdk-object-store.js";
 import {
   fanOut,
   InvokeUnansweredError,
@@ -55,7 +56,10 @@ function run(
 ) {
   const invoker = new Invocations();
   const poster = new Delivering();
-  const registry = new Registry(new S3Client({}), FIXTURE_BUCKET, FIXTURE_PREFIX);
+  const registry = new Registry(
+    new SdkObjectStore(new S3Client({}), FIXTURE_BUCKET),
+    FIXTURE_PREFIX,
+  );
   const result = fanOut(
     "frame",
     { kind: "everyone" },
