@@ -4,18 +4,14 @@ import { XmlNode } from "@aws-sdk/xml-builder";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import { type ListPage, parseListPage } from "./list-page.js";
-import { refusalOf, withRetries, xmlText } from "./service-retries.js";
-import {
-  type Answer,
-  NetworkError,
-  type SignedAttempts,
-  type SignedRequest,
-} from "./signed-attempt.js";
+import { retriedCall, xmlText } from "./service-retries.js";
+import type { Answer, SignedAttempts, SignedRequest } from "./signed-attempt.js";
 import {
   type AttemptTiming,
   type ServiceAccess,
   serviceAttempts,
   serviceEndpoint,
+  timingOf,
 } from "./signed-service.js";
 
 /**
@@ -41,9 +37,7 @@ import {
  * idempotent, so an attempt whose answer never came is simply made again.
  */
 
-const BASE_DELAY_MS = 100;
-const SEND_TIMEOUT_MS = 5_000;
-const ANSWER_TIMEOUT_MS = 5_000;
+const TIMING = { baseDelayMs: 100, sendTimeoutMs: 5_000, answerTimeoutMs: 5_000 };
 /** A list page being read while the next is fetched, and a removal beside them. */
 const MAX_SOCKETS = 4;
 const S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/";
@@ -145,10 +139,10 @@ function queryOf(pairs: readonly (readonly [string, string | undefined])[]): str
 export class SignedObjectStore implements ObjectStore, ObjectListing {
   private readonly attempts: SignedAttempts;
   private readonly pathPrefix: string;
-  private readonly sendTimeoutMs: number;
-  private readonly answerTimeoutMs: number;
-  private readonly baseDelayMs: number;
-  private readonly now: () => number;
+  private readonly timing: Required<AttemptTiming> & {
+    readonly maxAttempts: number;
+    readonly now: () => number;
+  };
 
   constructor(
     private readonly bucket: string,
@@ -158,10 +152,11 @@ export class SignedObjectStore implements ObjectStore, ObjectListing {
         readonly now?: () => number;
       } = {},
   ) {
-    this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
-    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
-    this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
-    this.now = options.now ?? Date.now;
+    this.timing = {
+      ...timingOf(options, TIMING),
+      maxAttempts: DEFAULT_MAX_ATTEMPTS,
+      now: options.now ?? Date.now,
+    };
     const purpose = "reach the connection registry in";
     const { origin, pathPrefix } = bucketAddress(
       bucket,
@@ -266,32 +261,14 @@ export class SignedObjectStore implements ObjectStore, ObjectListing {
     body: string | undefined,
     read: (answer: Answer) => T,
   ): Promise<T> {
-    return withRetries<T>(
-      async () => {
-        try {
-          // Signed again for each attempt: the date moves.
-          const request = await sign(new Date(this.now()));
-          const answer = await this.attempts.attempt(
-            request,
-            body,
-            this.sendTimeoutMs,
-            this.answerTimeoutMs,
-          );
-          if (succeeded(answer.status)) return { done: read(answer) };
-          const refusal = refusalOf(answer);
-          if (!refusal.retryable) throw new Error(`S3 refused to ${what}: ${refusal.text}`);
-          return { retry: refusal.text };
-        } catch (error) {
-          if (!(error instanceof NetworkError)) throw error;
-          return { retry: error.message };
-        }
-      },
-      {
-        maxAttempts: DEFAULT_MAX_ATTEMPTS,
-        baseDelayMs: this.baseDelayMs,
-        gaveUp: (attempts, failure) => `S3 did not ${what} in ${attempts} attempts: ${failure}`,
-      },
-    );
+    return retriedCall(this.attempts, this.timing, {
+      sign,
+      body,
+      succeeded,
+      read,
+      refused: (refusal) => `S3 refused to ${what}: ${refusal}`,
+      gaveUp: (attempts, failure) => `S3 did not ${what} in ${attempts} attempts: ${failure}`,
+    });
   }
 }
 

@@ -1,12 +1,18 @@
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import type { SdkError } from "@smithy/types";
-import type { Answer } from "./signed-attempt.js";
+import {
+  type Answer,
+  NetworkError,
+  type SignedAttempts,
+  type SignedRequest,
+} from "./signed-attempt.js";
+import type { AttemptTiming } from "./signed-service.js";
 
 /**
  * What the senders that call AWS without an SDK client (topic-publisher.ts, object-store.ts) share
  * about a refusal: reading the error an XML service (SNS, S3) answers with, deciding as the SDK's
  * standard retry mode would whether another attempt may succeed, and attempting again with
- * full-jitter backoff until it does or the attempts run out.
+ * full-jitter backoff until it does or the attempts run out (retriedCall puts these together).
  */
 
 /** The text of the first `<tag>` in an XML answer, its entities decoded. */
@@ -74,4 +80,53 @@ export async function withRetries<T>(
       setTimeout(resolve, Math.random() * policy.baseDelayMs * 2 ** n),
     );
   }
+}
+
+/** One call of an XML service through a pool of signed attempts. */
+export interface XmlServiceCall<T> {
+  /** Signs the request at `date`: each attempt is signed again, since the date moves. */
+  readonly sign: (date: Date) => Promise<SignedRequest>;
+  readonly body: string | Buffer | undefined;
+  /** Whether an answer's status is the call's success. */
+  readonly succeeded: (status: number) => boolean;
+  /** The result, from a successful answer. */
+  readonly read: (answer: Answer) => T;
+  /** The error message for a refusal no retry can fix, given the refusal's text. */
+  readonly refused: (refusal: string) => string;
+  /** RetryPolicy's gaveUp. */
+  readonly gaveUp: (attempts: number, lastFailure: string) => string;
+  /** refusalOf's modeledNames. */
+  readonly modeledNames?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Makes `call` through `attempts` as the SDK's standard mode would: network errors (an attempt
+ * not written, or not answered) and retryable refusals are attempted again, up to `maxAttempts`
+ * in all; any other refusal fails at once, naming the service's error.
+ */
+export function retriedCall<T>(
+  attempts: SignedAttempts,
+  timing: Required<AttemptTiming> & { readonly maxAttempts: number; readonly now: () => number },
+  call: XmlServiceCall<T>,
+): Promise<T> {
+  return withRetries<T>(
+    async () => {
+      try {
+        const answer = await attempts.attempt(
+          await call.sign(new Date(timing.now())),
+          call.body,
+          timing.sendTimeoutMs,
+          timing.answerTimeoutMs,
+        );
+        if (call.succeeded(answer.status)) return { done: call.read(answer) };
+        const refusal = refusalOf(answer, call.modeledNames);
+        if (!refusal.retryable) throw new Error(call.refused(refusal.text));
+        return { retry: refusal.text };
+      } catch (error) {
+        if (!(error instanceof NetworkError)) throw error;
+        return { retry: error.message };
+      }
+    },
+    { maxAttempts: timing.maxAttempts, baseDelayMs: timing.baseDelayMs, gaveUp: call.gaveUp },
+  );
 }

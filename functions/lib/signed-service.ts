@@ -62,6 +62,18 @@ export interface AttemptTiming {
   readonly baseDelayMs?: number;
 }
 
+/** `options`' timing, each value not given taken from the sender's `defaults`. */
+export function timingOf(
+  options: AttemptTiming,
+  defaults: Required<AttemptTiming>,
+): Required<AttemptTiming> {
+  return {
+    sendTimeoutMs: options.sendTimeoutMs ?? defaults.sendTimeoutMs,
+    answerTimeoutMs: options.answerTimeoutMs ?? defaults.answerTimeoutMs,
+    baseDelayMs: options.baseDelayMs ?? defaults.baseDelayMs,
+  };
+}
+
 /** Signed POSTs to `service`, through one keep-alive pool. */
 export function serviceAttempts(
   service: SignedService,

@@ -1,13 +1,14 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sns";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
-import { refusalOf, withRetries, xmlText } from "./service-retries.js";
-import { NetworkError, type SignedAttempts, type SignedRequest } from "./signed-attempt.js";
+import { retriedCall, xmlText } from "./service-retries.js";
+import type { SignedAttempts, SignedRequest } from "./signed-attempt.js";
 import {
   type AttemptTiming,
   builtOnFirstUse,
   type ServiceAccess,
   serviceAttempts,
+  timingOf,
 } from "./signed-service.js";
 
 /**
@@ -39,9 +40,7 @@ import {
  */
 
 const SNS_API_VERSION = "2010-03-31";
-const BASE_DELAY_MS = 100;
-const SEND_TIMEOUT_MS = 5_000;
-const ANSWER_TIMEOUT_MS = 5_000;
+const TIMING = { baseDelayMs: 100, sendTimeoutMs: 5_000, answerTimeoutMs: 5_000 };
 /** Redelivery publishes one message at a time; a few more for settlements that overlap. */
 const MAX_SOCKETS = 4;
 
@@ -96,10 +95,10 @@ export function publishBody(
 
 export class SignedTopicPublisher implements TopicPublisher {
   private readonly attempts: SignedAttempts;
-  private readonly sendTimeoutMs: number;
-  private readonly answerTimeoutMs: number;
-  private readonly baseDelayMs: number;
-  private readonly now: () => number;
+  private readonly timing: Required<AttemptTiming> & {
+    readonly maxAttempts: number;
+    readonly now: () => number;
+  };
 
   constructor(
     options: ServiceAccess &
@@ -108,10 +107,11 @@ export class SignedTopicPublisher implements TopicPublisher {
         readonly now?: () => number;
       } = {},
   ) {
-    this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
-    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
-    this.baseDelayMs = options.baseDelayMs ?? BASE_DELAY_MS;
-    this.now = options.now ?? Date.now;
+    this.timing = {
+      ...timingOf(options, TIMING),
+      maxAttempts: DEFAULT_MAX_ATTEMPTS,
+      now: options.now ?? Date.now,
+    };
     this.attempts = serviceAttempts("sns", "publish to the stage's topic in", options, {
       maxSockets: MAX_SOCKETS,
       discardsBodyOf: () => false,
@@ -124,42 +124,25 @@ export class SignedTopicPublisher implements TopicPublisher {
     attributes: Record<string, MessageAttributeValue>,
   ): Promise<string | undefined> {
     const body = publishBody(topicArn, message, attributes);
-    return withRetries<string | undefined>(
-      async () => {
-        try {
-          const answer = await this.attempts.attempt(
-            await this.sign(body),
-            body,
-            this.sendTimeoutMs,
-            this.answerTimeoutMs,
-          );
-          if (answer.status === 200) return { done: xmlText(answer.body, "MessageId") };
-          const refusal = refusalOf(answer, MODELED_ERROR_NAMES);
-          if (!refusal.retryable) {
-            throw new Error(`SNS refused to publish to ${topicArn}: ${refusal.text}`);
-          }
-          return { retry: refusal.text };
-        } catch (error) {
-          if (!(error instanceof NetworkError)) throw error;
-          return { retry: error.message };
-        }
-      },
-      {
-        maxAttempts: DEFAULT_MAX_ATTEMPTS,
-        baseDelayMs: this.baseDelayMs,
-        gaveUp: (attempts, failure) =>
-          `SNS did not take the message for ${topicArn} in ${attempts} attempts: ${failure}`,
-      },
-    );
+    return retriedCall(this.attempts, this.timing, {
+      sign: (date) => this.signAt(body, date),
+      body,
+      succeeded: (status) => status === 200,
+      read: (answer) => xmlText(answer.body, "MessageId"),
+      refused: (refusal) => `SNS refused to publish to ${topicArn}: ${refusal}`,
+      gaveUp: (attempts, failure) =>
+        `SNS did not take the message for ${topicArn} in ${attempts} attempts: ${failure}`,
+      modeledNames: MODELED_ERROR_NAMES,
+    });
   }
 
   /** The signed headers of one attempt (signed again each time: the date moves). */
-  sign(body: string): Promise<SignedRequest> {
+  private signAt(body: string, date: Date): Promise<SignedRequest> {
     return this.attempts.sign(
       "/",
       { "content-type": "application/x-www-form-urlencoded" },
       body,
-      new Date(this.now()),
+      date,
     );
   }
 

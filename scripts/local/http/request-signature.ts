@@ -125,10 +125,6 @@ interface Claim {
   readonly expiresSeconds?: number;
 }
 
-function headerText(request: IncomingMessage, name: string): string | undefined {
-  return receivedHeader(request.rawHeaders, name);
-}
-
 /** The raw query's pairs, decoded but not re-encoded; undefined when an escape is broken. */
 function queryOf(url: string): Record<string, string | string[]> | undefined {
   const mark = url.indexOf("?");
@@ -243,7 +239,7 @@ function headerClaim(request: IncomingMessage, authorization: string): Parsed {
     }
   }
   const credential = parseCredential(credentialText);
-  const longDate = headerText(request, "x-amz-date");
+  const longDate = receivedHeader(request.rawHeaders, "x-amz-date");
   const signedAt = longDate === undefined ? undefined : parseLongDate(longDate);
   if (credential === undefined || !signedHeaders || !signature) {
     return {
@@ -408,7 +404,7 @@ function payloadHashOf(
   body: Buffer,
 ): { hash: string } | { problem: SignatureProblem } {
   const claimed =
-    headerText(request, "x-amz-content-sha256") ??
+    receivedHeader(request.rawHeaders, "x-amz-content-sha256") ??
     (claim.presigned ? single(query, "X-Amz-Content-Sha256") : undefined);
   if (claimed === undefined) {
     // S3 presigned URLs never cover the body; other services sign a hash of it.
@@ -431,7 +427,7 @@ function findProblem(
 ): SignatureProblem | undefined {
   const url = request.url ?? "/";
   const query = queryOf(url);
-  const authorization = headerText(request, "authorization");
+  const authorization = receivedHeader(request.rawHeaders, "authorization");
   const presigned =
     query !== undefined &&
     (single(query, "X-Amz-Algorithm") !== undefined ||
