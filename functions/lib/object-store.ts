@@ -2,16 +2,15 @@ import { isIP } from "node:net";
 import { crc32 } from "node:zlib";
 import { XmlNode } from "@aws-sdk/xml-builder";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
-import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import { type ListPage, parseListPage } from "./list-page.js";
 import { retriedCall, xmlText } from "./service-retries.js";
 import type { Answer, SignedAttempts, SignedRequest } from "./signed-attempt.js";
 import {
-  type AttemptTiming,
-  type ServiceAccess,
+  type CallTiming,
+  callTiming,
+  type SignedSenderOptions,
   serviceAttempts,
   serviceEndpoint,
-  timingOf,
 } from "./signed-service.js";
 
 /**
@@ -139,24 +138,13 @@ function queryOf(pairs: readonly (readonly [string, string | undefined])[]): str
 export class SignedObjectStore implements ObjectStore, ObjectListing {
   private readonly attempts: SignedAttempts;
   private readonly pathPrefix: string;
-  private readonly timing: Required<AttemptTiming> & {
-    readonly maxAttempts: number;
-    readonly now: () => number;
-  };
+  private readonly timing: CallTiming;
 
   constructor(
     private readonly bucket: string,
-    options: ServiceAccess &
-      AttemptTiming & {
-        /** The signing clock (tests fix it to compare signatures). */
-        readonly now?: () => number;
-      } = {},
+    options: SignedSenderOptions = {},
   ) {
-    this.timing = {
-      ...timingOf(options, TIMING),
-      maxAttempts: DEFAULT_MAX_ATTEMPTS,
-      now: options.now ?? Date.now,
-    };
+    this.timing = callTiming(options, TIMING);
     const purpose = "reach the connection registry in";
     const { origin, pathPrefix } = bucketAddress(
       bucket,

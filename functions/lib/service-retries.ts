@@ -6,7 +6,7 @@ import {
   type SignedAttempts,
   type SignedRequest,
 } from "./signed-attempt.js";
-import type { AttemptTiming } from "./signed-service.js";
+import type { CallTiming } from "./signed-service.js";
 
 /**
  * What the senders that call AWS without an SDK client (topic-publisher.ts, object-store.ts) share
@@ -106,7 +106,7 @@ export interface XmlServiceCall<T> {
  */
 export function retriedCall<T>(
   attempts: SignedAttempts,
-  timing: Required<AttemptTiming> & { readonly maxAttempts: number; readonly now: () => number },
+  timing: CallTiming,
   call: XmlServiceCall<T>,
 ): Promise<T> {
   return withRetries<T>(

@@ -1,6 +1,7 @@
 import { partition } from "@aws-sdk/core/client";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { Sha256 } from "@smithy/core/checksum";
+import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { SignedAttempts, type SignedAttemptsOptions } from "./signed-attempt.js";
@@ -62,15 +63,33 @@ export interface AttemptTiming {
   readonly baseDelayMs?: number;
 }
 
-/** `options`' timing, each value not given taken from the sender's `defaults`. */
-export function timingOf(
-  options: AttemptTiming,
+/** How a sender's calls are timed: each attempt, the backoff, how many attempts, the signing clock. */
+export type CallTiming = Required<AttemptTiming> & {
+  readonly maxAttempts: number;
+  readonly now: () => number;
+};
+
+/** What a sender that signs its own calls is built with. */
+export type SignedSenderOptions = ServiceAccess &
+  AttemptTiming & {
+    /** The signing clock (tests fix it to compare signatures). */
+    readonly now?: () => number;
+  };
+
+/**
+ * `options`' timing, each value not given taken from the sender's `defaults`; attempts as the
+ * SDK's standard retry mode makes them.
+ */
+export function callTiming(
+  options: SignedSenderOptions,
   defaults: Required<AttemptTiming>,
-): Required<AttemptTiming> {
+): CallTiming {
   return {
     sendTimeoutMs: options.sendTimeoutMs ?? defaults.sendTimeoutMs,
     answerTimeoutMs: options.answerTimeoutMs ?? defaults.answerTimeoutMs,
     baseDelayMs: options.baseDelayMs ?? defaults.baseDelayMs,
+    maxAttempts: DEFAULT_MAX_ATTEMPTS,
+    now: options.now ?? Date.now,
   };
 }
 

@@ -1,14 +1,13 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sns";
 import { extendedEncodeURIComponent } from "@smithy/core/protocols";
-import { DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 import { retriedCall, xmlText } from "./service-retries.js";
 import type { SignedAttempts, SignedRequest } from "./signed-attempt.js";
 import {
-  type AttemptTiming,
   builtOnFirstUse,
-  type ServiceAccess,
+  type CallTiming,
+  callTiming,
+  type SignedSenderOptions,
   serviceAttempts,
-  timingOf,
 } from "./signed-service.js";
 
 /**
@@ -95,23 +94,10 @@ export function publishBody(
 
 export class SignedTopicPublisher implements TopicPublisher {
   private readonly attempts: SignedAttempts;
-  private readonly timing: Required<AttemptTiming> & {
-    readonly maxAttempts: number;
-    readonly now: () => number;
-  };
+  private readonly timing: CallTiming;
 
-  constructor(
-    options: ServiceAccess &
-      AttemptTiming & {
-        /** The signing clock (tests fix it to compare signatures). */
-        readonly now?: () => number;
-      } = {},
-  ) {
-    this.timing = {
-      ...timingOf(options, TIMING),
-      maxAttempts: DEFAULT_MAX_ATTEMPTS,
-      now: options.now ?? Date.now,
-    };
+  constructor(options: SignedSenderOptions = {}) {
+    this.timing = callTiming(options, TIMING);
     this.attempts = serviceAttempts("sns", "publish to the stage's topic in", options, {
       maxSockets: MAX_SOCKETS,
       discardsBodyOf: () => false,
